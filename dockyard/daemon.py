@@ -1,0 +1,89 @@
+"""dockerd for one sandbox: its command line, its environment, and a raw ping.
+
+Kept free of docker-py so ``up`` stays fast and the command line can be unit-tested.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from pathlib import Path
+
+from .config import SandboxConfig
+
+# Any attempt by dockerd to reach a registry other than the local mirror goes to
+# this closed loopback port and fails at once: no traffic leaves the machine.
+BLACKHOLE_PROXY = "http://127.0.0.1:9"
+
+
+def dockerd_command(cfg: SandboxConfig, *, dockerd: str, storage_driver: str, mirror: str,
+                    cgroup_parent: str | None) -> list[str]:
+    cmd = [
+        dockerd,
+        f"--host=unix://{cfg.socket}",
+        f"--data-root={cfg.data_root}",
+        f"--exec-root={cfg.exec_root}",
+        f"--pidfile={cfg.pidfile}",
+        f"--bridge={cfg.bridge}",
+        "--iptables=false",
+        "--ip-masq=false",
+        "--ip-forward=false",
+        "--ip=127.0.0.1",
+        f"--default-address-pool=base={cfg.address_pool},size=24",
+        f"--registry-mirror={mirror}",
+        f"--storage-driver={storage_driver}",
+        f"--label={cfg_label(cfg)}",
+        "--log-level=warn",
+        "--userland-proxy=true",
+        "--shutdown-timeout=3",  # down should not wait 10 s per container that ignores SIGTERM
+    ]
+    if cgroup_parent:
+        cmd.append(f"--cgroup-parent={cgroup_parent}")
+    return cmd
+
+
+def cfg_label(cfg: SandboxConfig) -> str:
+    return f"org.dockyard.sandbox={cfg.name}"
+
+
+def dockerd_env(base: dict, online: bool) -> dict:
+    env = {k: v for k, v in base.items() if k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "DOCKER_HOST")}
+    env["PATH"] = base.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin"
+    if not online:
+        env.update(HTTP_PROXY=BLACKHOLE_PROXY, HTTPS_PROXY=BLACKHOLE_PROXY, NO_PROXY="127.0.0.1,localhost")
+    return env
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 2.0):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self._path)
+        self.sock = s
+
+
+def api_get(sock: Path | str, path: str, timeout: float = 2.0):
+    """GET ``path`` on a Docker API unix socket; returns (status, parsed body or text)."""
+    conn = _UnixHTTPConnection(str(sock), timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace")
+    finally:
+        conn.close()
+    if resp.getheader("Content-Type", "").startswith("application/json"):
+        return resp.status, json.loads(body)
+    return resp.status, body
+
+
+def ping(sock: Path | str, timeout: float = 1.0) -> bool:
+    try:
+        status, body = api_get(sock, "/_ping", timeout)
+    except OSError:
+        return False
+    return status == 200 and body == "OK"

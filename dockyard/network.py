@@ -1,0 +1,113 @@
+"""The sandbox's own bridge, with forwarding off so containers reach nothing past this machine.
+
+No iptables rules are written: dockerd runs with ``--iptables=false --ip-masq=false
+--ip-forward=false`` and the bridge gets ``net.ipv4.conf.<bridge>.forwarding=0``,
+so the kernel refuses to route any packet that arrives from a container
+towards another interface. Containers still reach each other on the bridge, and
+ports published on 127.0.0.1 reach them through docker-proxy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from pathlib import Path
+
+from . import procs
+from .errors import ResourceInUse
+
+SUBNET_BASE = "10.213"
+
+
+def used_networks() -> list[ipaddress.IPv4Network]:
+    """Every IPv4 network this machine has an address or a route in."""
+    ip = procs.which("ip")
+    nets = []
+    for cmd in ([ip, "-4", "-j", "addr"], [ip, "-4", "-j", "route"]):
+        out = procs.run(cmd, check=False).stdout or "[]"
+        for entry in json.loads(out):
+            for info in entry.get("addr_info", []):
+                nets.append(ipaddress.ip_network(f"{info['local']}/{info['prefixlen']}", strict=False))
+            dst = entry.get("dst")
+            if dst and dst != "default":
+                nets.append(ipaddress.ip_network(dst if "/" in dst else dst + "/32", strict=False))
+    return nets
+
+
+def choose_subnet(start: int, used: list[ipaddress.IPv4Network]) -> str:
+    """First free 10.213.N.0/24, trying N = start, start+1, ... (wrapping in 1..254)."""
+    for k in range(254):
+        n = (start - 1 + k) % 254 + 1
+        net = ipaddress.ip_network(f"{SUBNET_BASE}.{n}.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return str(net)
+    raise ResourceInUse(
+        f"no free /24 left in {SUBNET_BASE}.0.0/16 for a sandbox bridge",
+        "stop sandboxes you no longer need (dockyard list; dockyard down --name N) or pass --subnet",
+    )
+
+
+def gateway(subnet: str) -> str:
+    net = ipaddress.ip_network(subnet)
+    return f"{next(net.hosts())}/{net.prefixlen}"
+
+
+def link_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+def create_bridge(name: str, subnet: str) -> None:
+    if link_exists(name):
+        raise ResourceInUse(
+            f"network interface {name} already exists and Dockyard did not record creating it",
+            f"if it is left over from a crashed sandbox, remove it with: ip link del {name}; "
+            "otherwise choose another --name",
+        )
+    net = ipaddress.ip_network(subnet)
+    clash = [u for u in used_networks() if net.overlaps(u)]
+    if clash:
+        raise ResourceInUse(
+            f"subnet {subnet} overlaps {clash[0]}, which this machine already uses",
+            "pass another --subnet (for example 10.213.77.0/24), or leave it out to pick a free one",
+        )
+    ip = procs.which("ip")
+    procs.run([ip, "link", "add", name, "type", "bridge"])
+    try:
+        procs.run([ip, "addr", "add", gateway(subnet), "dev", name])
+        procs.run([ip, "link", "set", name, "up"])
+        set_forwarding(name, False)
+    except Exception:
+        delete_bridge(name)
+        raise
+
+
+def set_forwarding(name: str, on: bool) -> None:
+    Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1" if on else "0")
+
+
+def forwarding(name: str) -> bool | None:
+    try:
+        return Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
+def delete_bridge(name: str) -> bool:
+    if not link_exists(name):
+        return False
+    procs.run([procs.which("ip"), "link", "del", name], check=False)
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the kernel picks it)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0

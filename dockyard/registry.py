@@ -1,0 +1,179 @@
+"""A Docker registry (Debian's ``docker-registry``, distribution v2) on 127.0.0.1.
+
+Two roles use this class:
+- the machine-wide *seed* registry: dockerd's ``--registry-mirror``, holding the
+  base images built from Debian packages; served read-only;
+- each sandbox's own registry, empty at first, where learners tag and push.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from . import network, procs
+from .errors import DaemonError, ResourceInUse
+
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+])
+HUB = "https://registry-1.docker.io"
+
+
+def config_yaml(storage: Path, port: int, *, readonly: bool = False, proxy_remote: str | None = None) -> str:
+    cfg: dict = {
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {
+            "filesystem": {"rootdirectory": str(storage)},
+            "delete": {"enabled": True},
+            "maintenance": {"uploadpurging": {"enabled": False}, "readonly": {"enabled": readonly}},
+        },
+        "http": {"addr": f"127.0.0.1:{port}", "headers": {"X-Content-Type-Options": ["nosniff"]}},
+    }
+    if proxy_remote:
+        cfg["proxy"] = {"remoteurl": proxy_remote}
+    return yaml.safe_dump(cfg, sort_keys=False)
+
+
+@dataclasses.dataclass
+class Registry:
+    dir: Path
+    port: int
+    readonly: bool = False
+    proxy_remote: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> str:
+        """What goes before the repository name in an image reference."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def storage(self) -> Path:
+        return self.dir / "storage"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / "registry.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "registry.log"
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "registry.yml"
+
+    def pid(self) -> int | None:
+        pid = procs.read_pidfile(self.pidfile)
+        return pid if procs.alive(pid, str(self.config_path)) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None and self.ping()
+
+    def ping(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/v2/", timeout=1) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def start(self, timeout: float = 10) -> int:
+        """Start it if it is not running; returns the PID."""
+        pid = self.pid()
+        if pid and self.ping():
+            return pid
+        if pid:  # ours, but not answering: restart it
+            procs.stop(pid, str(self.config_path))
+        if network.port_in_use(self.port):
+            raise ResourceInUse(
+                f"port 127.0.0.1:{self.port} is taken by another program, so the registry cannot listen there",
+                "free the port, or choose another with DOCKYARD_SEED_PORT=NNNN",
+            )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.storage.mkdir(exist_ok=True)
+        self.config_path.write_text(config_yaml(self.storage, self.port, readonly=self.readonly,
+                                                proxy_remote=self.proxy_remote))
+        binary = procs.which("docker-registry")
+        with open(self.log, "ab") as log:
+            proc = subprocess.Popen([binary, "serve", str(self.config_path)], stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pidfile.write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DaemonError(f"the registry on port {self.port} exited with status {proc.returncode}",
+                                  f"see {self.log}", log_tail=_tail(self.log))
+            if self.ping():
+                return proc.pid
+            time.sleep(0.03)
+        procs.stop(proc.pid)
+        raise DaemonError(f"the registry on port {self.port} did not answer within {timeout:.0f} s",
+                          f"see {self.log}", log_tail=_tail(self.log))
+
+    def stop(self) -> bool:
+        pid = procs.read_pidfile(self.pidfile)
+        stopped = procs.stop(pid, str(self.config_path), grace=5) if pid else False
+        self.pidfile.unlink(missing_ok=True)
+        return stopped
+
+    # --- the HTTP API v2 ----------------------------------------------------------
+    def get(self, path: str, accept: str | None = None, method: str = "GET"):
+        req = urllib.request.Request(self.url + path, method=method)
+        if accept:
+            req.add_header("Accept", accept)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+
+    def catalog(self) -> list[str]:
+        _s, _h, body = self.get("/v2/_catalog?n=1000")
+        return json.loads(body).get("repositories") or []
+
+    def tags(self, repo: str) -> list[str]:
+        try:
+            _s, _h, body = self.get(f"/v2/{repo}/tags/list")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return []
+            raise
+        return json.loads(body).get("tags") or []
+
+    def manifest(self, repo: str, ref: str) -> tuple[str, dict] | None:
+        """(digest, manifest) of ``repo:ref``, or None if it is not there."""
+        try:
+            _s, headers, body = self.get(f"/v2/{repo}/manifests/{ref}", accept=MANIFEST_TYPES)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+        return headers.get("Docker-Content-Digest", ""), json.loads(body)
+
+    def blob(self, repo: str, digest: str) -> bytes:
+        return self.get(f"/v2/{repo}/blobs/{digest}")[2]
+
+    def image_config(self, repo: str, ref: str) -> dict | None:
+        found = self.manifest(repo, ref)
+        if not found:
+            return None
+        return json.loads(self.blob(repo, found[1]["config"]["digest"]))
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,499 @@
+"""The sandbox lifecycle: up, status, env, reset, down.
+
+``Sandbox`` is the private daemon (the default); ``ExistingSandbox`` uses the
+daemon DOCKER_HOST already points at and touches only what Dockyard labeled.
+Both give a docker-py client through :attr:`client`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import cgroups, daemon, mounts, network, procs
+from .config import LABEL, SandboxConfig, home as default_home
+from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, ResourceInUse, translate_docker_error
+from .registry import HUB, Registry
+from .seed import RECIPES, SeedStore
+
+Progress = Callable[[str], None]
+SOCKET_PATH_MAX = 100
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+class Sandbox:
+    """A private dockerd with its own socket, data-root, bridge, cgroup parent and registry."""
+
+    backend = "private"
+
+    def __init__(self, config: SandboxConfig | None = None, **overrides):
+        self.cfg = config or SandboxConfig.from_env(**overrides)
+        self._client = None
+
+    # --- small accessors ---------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def docker_host(self) -> str:
+        return self.cfg.docker_host
+
+    @property
+    def state(self) -> dict:
+        try:
+            return json.loads(self.cfg.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, **changes) -> dict:
+        st = self.state
+        st.update(changes)
+        self.cfg.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.cfg.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(st, indent=2, default=str))
+        tmp.replace(self.cfg.state_file)
+        return st
+
+    @property
+    def registry(self) -> Registry:
+        """This sandbox's own registry, where learners push."""
+        return Registry(self.cfg.dir / "registry", int(self.state.get("registry_port") or 0))
+
+    @property
+    def seed_store(self) -> SeedStore:
+        return SeedStore(self.cfg.seed_dir, self.cfg.seed_port)
+
+    @property
+    def hub_cache(self) -> Registry:
+        return Registry(self.cfg.home / "hub-cache", self.cfg.seed_port + 1, proxy_remote=HUB)
+
+    @property
+    def cgroup(self) -> cgroups.SandboxCgroup:
+        return cgroups.SandboxCgroup(self.cfg.cgroup_name, cgroups.detect())
+
+    def daemon_pid(self) -> int | None:
+        pid = procs.read_pidfile(self.cfg.pidfile) or self.state.get("pid")
+        return pid if procs.alive(pid, str(self.cfg.socket)) else None
+
+    def running(self) -> bool:
+        return self.daemon_pid() is not None and daemon.ping(self.cfg.socket)
+
+    @property
+    def client(self):
+        """A docker-py client for this sandbox (API version negotiated)."""
+        if self._client is None:
+            import docker
+
+            try:
+                self._client = docker.DockerClient(base_url=self.docker_host, version="auto", timeout=120)
+            except Exception as exc:
+                raise translate_docker_error(exc, f"connecting to sandbox {self.name!r}") from exc
+        return self._client
+
+    def env(self) -> dict[str, str]:
+        st = self.state
+        out = {"DOCKER_HOST": self.docker_host, "DOCKYARD_SANDBOX": self.name}
+        if st.get("registry_port"):
+            out["DOCKYARD_REGISTRY"] = f"127.0.0.1:{st['registry_port']}"
+        return out
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.cfg.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.cfg.dir / "lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # --- up ------------------------------------------------------------------------
+    def preflight(self) -> None:
+        if os.geteuid() != 0:
+            raise NotRoot(f"starting the private sandbox {self.name!r}")
+        for program in ("dockerd", "containerd", "runc", "docker-proxy", "docker-registry", "ip"):
+            procs.which(program)
+        if len(str(self.cfg.socket)) > SOCKET_PATH_MAX:
+            raise ConfigError(f"the socket path {self.cfg.socket} is too long for a unix socket",
+                              "set DOCKYARD_HOME to a shorter directory")
+
+    def up(self, *, reseed: bool = False, seed: bool = True, progress: Progress = print) -> dict:
+        """Start everything that is not running; return when /_ping answers. Idempotent."""
+        self.preflight()
+        with self._lock():
+            t0 = time.monotonic()
+            st = self.state
+            pid = self.daemon_pid()
+            if pid and not self._wait_ping(10):
+                progress(f"dockerd (pid {pid}) does not answer; restarting it")
+                self._stop_daemon(pid)
+                pid = None
+            if pid is None:
+                if st.get("running"):
+                    progress(f"sandbox {self.name!r} was not shut down cleanly; recovering")
+                self._recover_stale()
+                self._start_infrastructure(progress)
+                pid = self._start_daemon()
+            else:
+                self._start_registries()
+            self._save_state(running=True, pid=pid, config=_config_record(self.cfg))
+            if seed:
+                self._seed(reseed, progress)
+            self._save_state(up_seconds=round(time.monotonic() - t0, 3))
+        return self.state
+
+    def _wait_ping(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if daemon.ping(self.cfg.socket):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _recover_stale(self) -> None:
+        """After a crash: stale pidfile, socket, containerd and mounts from the last run."""
+        cfg = self.cfg
+        ctr_pidfile = cfg.exec_root / "containerd" / "containerd.pid"
+        ctr = procs.read_pidfile(ctr_pidfile)
+        if ctr and procs.alive(ctr, str(cfg.exec_root)):
+            procs.stop(ctr, str(cfg.exec_root))
+        for shim in procs.find_by_arg(str(cfg.exec_root)):
+            procs.stop(shim, str(cfg.exec_root), grace=3)
+        mounts.unmount_all(cfg.exec_root)
+        for mount_dir in (cfg.data_root / "overlay2", cfg.data_root / "containers"):
+            mounts.unmount_all(mount_dir)
+        for stale in (cfg.pidfile, cfg.socket, ctr_pidfile):
+            stale.unlink(missing_ok=True)
+
+    def _start_infrastructure(self, progress: Progress) -> None:
+        cfg, st = self.cfg, self.state
+        cfg.dir.mkdir(parents=True, exist_ok=True)
+        # bridge: reuse ours, refuse anybody else's
+        if st.get("bridge") == cfg.bridge and network.link_exists(cfg.bridge):
+            subnet = st["subnet"]
+            network.set_forwarding(cfg.bridge, False)
+        else:
+            subnet = cfg.subnet or network.choose_subnet(cfg.default_subnet_index, network.used_networks())
+            network.create_bridge(cfg.bridge, subnet)
+        self._save_state(bridge=cfg.bridge, subnet=subnet)
+        # cgroup parent with caps
+        cg = self.cgroup
+        cg.create(cfg.memory, cfg.pids, cfg.cpus)
+        self._save_state(cgroup={"name": cg.name, "version": cg.hierarchy.version})
+        # optional fixed-size disk for the data-root
+        if cfg.disk:
+            mounts.mount_disk(cfg.dir / "disk.img", cfg.disk, cfg.data_root)
+            self._save_state(disk=cfg.disk)
+        cfg.data_root.mkdir(parents=True, exist_ok=True)
+        driver = cfg.storage_driver or st.get("storage_driver")
+        if driver is None:
+            driver = "overlay2" if mounts.overlay_works(cfg.data_root) else "vfs"
+            if driver == "vfs":
+                progress("warning: overlay mounts do not work here; using the vfs storage driver "
+                         "(every layer is a full copy: slower builds, more disk)")
+        self._save_state(storage_driver=driver)
+        self._start_registries()
+
+    def _start_registries(self) -> None:
+        cfg = self.cfg
+        mirror = self.hub_cache if cfg.online else self.seed_store.registry
+        mirror.start()
+        reg = self.registry
+        if not reg.port or (not reg.pid() and network.port_in_use(reg.port)):
+            reg.port = network.free_port()
+        reg.start()
+        self._save_state(registry_port=reg.port, mirror=mirror.url)
+
+    def _start_daemon(self) -> int:
+        cfg, st = self.cfg, self.state
+        cfg.exec_root.mkdir(parents=True, exist_ok=True)
+        cmd = daemon.dockerd_command(cfg, dockerd=procs.which("dockerd"), storage_driver=st["storage_driver"],
+                                     mirror=st["mirror"], cgroup_parent=self.cgroup.parent_arg
+                                     if self.cgroup.hierarchy.version else None)
+        with open(cfg.log, "ab") as log:
+            log.write(f"\n--- dockyard up {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
+            log.flush()
+            proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    env=daemon.dockerd_env(dict(os.environ), cfg.online))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DaemonError(f"dockerd for sandbox {self.name!r} exited with status {proc.returncode}",
+                                  f"read the whole log: {cfg.log}", log_tail=_tail(cfg.log))
+            if daemon.ping(cfg.socket, timeout=0.5):
+                return proc.pid
+            time.sleep(0.03)
+        procs.stop(proc.pid, str(cfg.socket))
+        raise DaemonError(f"dockerd for sandbox {self.name!r} did not answer /_ping within 60 s",
+                          f"read the log: {cfg.log}", log_tail=_tail(cfg.log))
+
+    def _seed(self, force: bool, progress: Progress) -> None:
+        if self.cfg.online:
+            return
+        store = self.seed_store
+        if force or store.missing():
+            progress("building the base images from Debian packages (once per machine; about 2 minutes)")
+            store.seed(self.client, force=force, progress=progress)
+
+    # --- down ----------------------------------------------------------------------
+    def down(self, *, purge: bool = False, progress: Progress = _quiet) -> dict:
+        """Stop every process this sandbox started; remove its bridges, mounts and cgroups."""
+        if os.geteuid() != 0:
+            raise NotRoot(f"stopping the private sandbox {self.name!r}")
+        report = {"stopped": [], "removed": [], "left": []}
+        with self._lock():
+            cfg, st = self.cfg, self.state
+            pid = self.daemon_pid()
+            bridges = [cfg.bridge] + list(st.get("network_bridges", []))
+            if pid:
+                bridges += self._user_network_bridges()
+                self._stop_daemon(pid)
+                report["stopped"].append(f"dockerd {pid}")
+            self._recover_stale()
+            if self.registry.stop():
+                report["stopped"].append("registry")
+            for br in dict.fromkeys(bridges):
+                if network.delete_bridge(br):
+                    report["removed"].append(f"bridge {br}")
+            for point in mounts.unmount_all(cfg.dir) + mounts.unmount_all(cfg.exec_root):
+                report["left"].append(f"mount {point}")
+            left = self.cgroup.remove()
+            report["left"] += [f"cgroup {p}" for p in left]
+            if not left:
+                report["removed"].append(f"cgroup {cfg.cgroup_name}")
+            shutil.rmtree(cfg.exec_root, ignore_errors=True)
+            if purge:
+                shutil.rmtree(cfg.dir, ignore_errors=True)
+            else:
+                self._save_state(running=False, pid=None, network_bridges=[])
+        if not any(s.running() for s in list_sandboxes(cfg.home) if s.name != self.name):
+            for reg in (self.seed_store.registry, self.hub_cache):
+                if reg.stop():
+                    report["stopped"].append(f"shared registry :{reg.port}")
+        return report
+
+    def _user_network_bridges(self) -> list[str]:
+        """Bridges dockerd made for networks learners created: dockerd leaves them at shutdown."""
+        try:
+            _status, nets = daemon.api_get(self.cfg.socket, "/networks")
+        except OSError:
+            return []
+        out = []
+        for net in nets if isinstance(nets, list) else []:
+            if net.get("Driver") == "bridge" and net.get("Name") != "bridge":
+                out.append((net.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + net["Id"][:12])
+        self._save_state(network_bridges=out)
+        return out
+
+    def _stop_daemon(self, pid: int) -> None:
+        procs.stop(pid, str(self.cfg.socket), grace=30)
+        self.cfg.pidfile.unlink(missing_ok=True)
+        self._client = None
+
+    # --- reset -----------------------------------------------------------------------
+    def reset(self, progress: Progress = _quiet) -> dict:
+        """Remove everything the learner created; the seeded base images stay."""
+        if not self.running():
+            raise NotRunning(self.name)
+        removed = _remove_objects(self.client, label=None, progress=progress)
+        reg = self.registry
+        reg.stop()
+        shutil.rmtree(reg.storage, ignore_errors=True)
+        reg.start()
+        removed["registry"] = "emptied"
+        return removed
+
+    # --- status -------------------------------------------------------------------
+    def status(self) -> dict:
+        cfg, st = self.cfg, self.state
+        pid = self.daemon_pid()
+        answering = bool(pid) and daemon.ping(cfg.socket)
+        out: dict = {
+            "name": self.name, "backend": self.backend, "docker_host": self.docker_host,
+            "daemon": {"pid": pid, "answering": answering, "log": str(cfg.log)},
+            "problems": [],
+        }
+        if st.get("running") and not pid:
+            out["problems"].append(f"dockerd (pid {st.get('pid')}) is gone: it crashed or was killed. "
+                                   f"Run: dockyard up --name {self.name}   (recovers the sandbox)")
+        elif pid and not answering:
+            out["problems"].append(f"dockerd (pid {pid}) runs but does not answer on {cfg.socket}")
+        reg, seed = self.registry, (self.hub_cache if cfg.online else self.seed_store.registry)
+        out["registry"] = {"url": reg.url if reg.port else None, "running": bool(reg.port) and reg.running()}
+        out["mirror"] = {"url": seed.url, "running": seed.running(),
+                         "images": sorted(self.seed_store.index()) if not cfg.online else "pull-through cache"}
+        out["bridge"] = {"name": st.get("bridge"), "subnet": st.get("subnet"),
+                         "exists": bool(st.get("bridge")) and network.link_exists(st["bridge"]),
+                         "forwarding": network.forwarding(st["bridge"]) if st.get("bridge") else None}
+        cg = self.cgroup
+        out["cgroup"] = {"hierarchy": cg.hierarchy.label, "path": cg.parent_arg, "limits": cg.limits(),
+                         "usage": cg.usage()}
+        out["storage_driver"] = st.get("storage_driver")
+        pids = [p for p in [pid, reg.pid()] if p]
+        if pid:
+            pids += procs.descendants(pid)
+        out["memory"] = {"sandbox_processes": sum(procs.rss(p) for p in pids), "processes": len(pids)}
+        if answering:
+            _s, info = daemon.api_get(cfg.socket, "/info")
+            _s, version = daemon.api_get(cfg.socket, "/version")
+            components = {c.get("Name"): c.get("Version") for c in version.get("Components") or []}
+            out["daemon"].update(version=version.get("Version"), api=version.get("ApiVersion"),
+                                 containerd=components.get("containerd"), runc=components.get("runc"))
+            out["containers"] = {"total": info.get("Containers"), "running": info.get("ContainersRunning")}
+            out["images"] = info.get("Images")
+            try:
+                _s, df = daemon.api_get(cfg.socket, "/system/df", timeout=10)
+                out["disk"] = {"images": df.get("LayersSize", 0),
+                               "containers": sum(c.get("SizeRw") or 0 for c in df.get("Containers") or []),
+                               "volumes": sum((v.get("UsageData") or {}).get("Size", 0) or 0 for v in df.get("Volumes") or [])}
+            except OSError:
+                out["disk"] = {}
+            if st.get("disk"):
+                out["disk"].update(mounts.disk_usage(cfg.data_root))
+        return out
+
+
+class ExistingSandbox(Sandbox):
+    """A daemon somebody else runs (Docker Desktop, a system dockerd), given by DOCKER_HOST.
+
+    Dockyard starts nothing here; ``reset`` removes only what carries Dockyard's label.
+    """
+
+    backend = "existing"
+
+    def __init__(self, docker_host: str | None = None, name: str = "existing"):
+        super().__init__(SandboxConfig(name=name))
+        host = docker_host or os.environ.get("DOCKER_HOST")
+        if not host:
+            raise ConfigError("the 'existing' backend needs DOCKER_HOST",
+                              "export DOCKER_HOST=unix:///var/run/docker.sock (or your daemon's address)")
+        self._host = host
+
+    @property
+    def docker_host(self) -> str:
+        return self._host
+
+    def _sock(self) -> str | None:
+        return self._host[len("unix://"):] if self._host.startswith("unix://") else None
+
+    def running(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
+
+    def env(self) -> dict[str, str]:
+        return {"DOCKER_HOST": self._host, "DOCKYARD_SANDBOX": self.name, "DOCKYARD_BACKEND": "existing"}
+
+    def up(self, **_kw) -> dict:
+        if not self.running():
+            raise DaemonError(f"the Docker daemon at {self._host} does not answer",
+                              "start it (Docker Desktop, or systemctl start docker), or unset DOCKER_HOST "
+                              "to use the private sandbox")
+        return {"running": True, "docker_host": self._host}
+
+    def down(self, **_kw) -> dict:
+        return {"stopped": [], "removed": [], "left": [], "note": "the existing daemon is not Dockyard's to stop"}
+
+    def reset(self, progress: Progress = _quiet) -> dict:
+        if not self.running():
+            raise NotRunning(self.name)
+        return _remove_objects(self.client, label=LABEL, progress=progress)
+
+    def status(self) -> dict:
+        out = {"name": self.name, "backend": self.backend, "docker_host": self._host, "problems": []}
+        try:
+            info = self.client.info()
+            version = self.client.version()
+            out["daemon"] = {"answering": True, "version": version.get("Version"), "api": version.get("ApiVersion")}
+            out["containers"] = {"total": info.get("Containers"), "running": info.get("ContainersRunning")}
+            out["images"] = info.get("Images")
+        except Exception as exc:
+            out["daemon"] = {"answering": False}
+            out["problems"].append(str(translate_docker_error(exc, "asking the daemon")))
+        return out
+
+
+def _remove_objects(client, label: str | None, progress: Progress) -> dict:
+    """Remove containers, networks, volumes, images and build cache (only ``label``ed ones if set)."""
+    seeded = {r.name if ":" in r.name else r.name + ":latest" for r in RECIPES}
+    filt = {"label": label} if label else {}
+    done = {"containers": 0, "networks": 0, "volumes": 0, "images": 0}
+    try:
+        for c in client.containers.list(all=True, filters=filt):
+            c.remove(force=True, v=True)
+            done["containers"] += 1
+        for n in client.networks.list(filters=filt):
+            if n.name not in ("bridge", "host", "none"):
+                n.remove()
+                done["networks"] += 1
+        for v in client.volumes.list(filters=filt):
+            v.remove(force=True)
+            done["volumes"] += 1
+        for img in client.images.list(all=False, filters=filt):
+            tags = img.tags or []
+            if tags and all(t in seeded for t in tags):
+                continue
+            for t in tags or [img.id]:
+                if t in seeded:
+                    continue
+                with contextlib.suppress(Exception):
+                    client.images.remove(t, force=True, noprune=False)
+            done["images"] += 1
+        client.api.prune_images(filters={"dangling": True, **({"label": label} if label else {})})
+        with contextlib.suppress(Exception):
+            client.api.prune_builds()
+    except Exception as exc:
+        raise translate_docker_error(exc, "resetting the sandbox") from exc
+    progress(", ".join(f"{v} {k}" for k, v in done.items()) + " removed")
+    return done
+
+
+def _config_record(cfg: SandboxConfig) -> dict:
+    d = dataclasses.asdict(cfg)
+    d["home"] = str(cfg.home)
+    return d
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def list_sandboxes(home: Path | None = None) -> list[Sandbox]:
+    root = Path(home) if home else default_home()
+    if not root.is_dir():
+        return []
+    out = []
+    for d in sorted(root.iterdir()):
+        if (d / "sandbox.json").exists():
+            with contextlib.suppress(DockyardError):
+                out.append(Sandbox(SandboxConfig(name=d.name, home=root)))
+    return out
+
+
+def get(name: str | None = None, backend: str | None = None, **overrides) -> Sandbox:
+    """The sandbox a notebook or command means: by name, else $DOCKYARD_SANDBOX, else 'default'."""
+    backend = backend or os.environ.get("DOCKYARD_BACKEND", "private")
+    if backend == "existing":
+        return ExistingSandbox()
+    if backend != "private":
+        raise ConfigError(f"unknown backend {backend!r}", "use 'private' (the default) or 'existing'")
+    if name:
+        overrides["name"] = name
+    return Sandbox(SandboxConfig.from_env(**overrides))

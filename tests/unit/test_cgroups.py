@@ -1,0 +1,250 @@
+"""cgroups against fake trees in tmp_path: v2, v1, hybrid v1 and nothing at all."""
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from dockyard.cgroups import Hierarchy, SandboxCgroup, detect
+from dockyard.errors import CgroupError
+
+MiB = 1024**2
+NAME = "dockyard-t1"
+V1_NO_LIMIT = "9223372036854771712"  # what v1 shows in memory.limit_in_bytes when unlimited
+
+
+def v2_tree(root: Path, controllers="cpuset cpu io memory pids") -> Path:
+    root.mkdir()
+    (root / "cgroup.controllers").write_text(controllers + "\n")
+    (root / "cgroup.subtree_control").write_text("")
+    (root / "cgroup.procs").write_text("1\n")
+    return root
+
+
+def v1_tree(root: Path, hybrid=False) -> Path:
+    for ctrl in ("memory", "pids", "cpu", "cpuacct", "systemd"):
+        (root / ctrl).mkdir(parents=True)
+        (root / ctrl / "cgroup.procs").write_text("1\n")
+    if hybrid:
+        (root / "unified").mkdir()
+        (root / "unified" / "cgroup.procs").write_text("1\n")
+        (root / "unified" / "cgroup.controllers").write_text("")
+    return root
+
+
+def cg(root: Path) -> SandboxCgroup:
+    return SandboxCgroup(NAME, detect(root))
+
+
+# --- detect -------------------------------------------------------------------------
+
+def test_detect_v2(tmp_path):
+    h = detect(v2_tree(tmp_path / "cg"))
+    assert h.version == 2
+    assert h.controllers == ("cpuset", "cpu", "io", "memory", "pids")
+    assert h.label == "cgroup v2 (unified)"
+
+
+def test_detect_v1_ignores_systemd(tmp_path):
+    h = detect(v1_tree(tmp_path))
+    assert h.version == 1
+    assert h.controllers == ("cpu", "cpuacct", "memory", "pids")
+    assert h.label == "cgroup v1"
+
+
+def test_detect_hybrid_v1(tmp_path):
+    h = detect(v1_tree(tmp_path, hybrid=True))
+    assert h.version == 1
+    assert "unified" not in h.controllers
+    assert h.label == "cgroup v1 + unified (hybrid)"
+
+
+@pytest.mark.parametrize("layout", ["empty dir", "missing", "only systemd"])
+def test_detect_nothing_usable(tmp_path, layout):
+    root = tmp_path / "cg"
+    if layout == "empty dir":
+        root.mkdir()
+    elif layout == "only systemd":
+        (root / "systemd").mkdir(parents=True)
+        (root / "systemd" / "cgroup.procs").write_text("")
+    h = detect(root)
+    assert (h.version, h.controllers, h.label) == (None, (), "no cgroup filesystem")
+
+
+# --- create / limits / usage: v2 --------------------------------------------------------
+
+def test_create_v2_writes_caps(tmp_path):
+    root = v2_tree(tmp_path / "cg")
+    c = cg(root)
+    assert not c.exists()
+    c.create(memory=512 * MiB, pids=256, cpus=1.5)
+    d = root / NAME
+    assert c.exists() and c.paths() == [d]
+    assert (root / "cgroup.subtree_control").read_text() == "+cpuset +cpu +io +memory +pids"
+    assert (d / "cgroup.subtree_control").read_text() == "+cpuset +cpu +io +memory +pids"
+    assert (d / "memory.max").read_text() == str(512 * MiB)
+    assert (d / "pids.max").read_text() == "256"
+    assert (d / "cpu.max").read_text() == "150000 100000"
+    assert not (d / "memory.swap.max").exists()  # written only where the kernel offers it
+    assert c.limits() == {"memory": 512 * MiB, "pids": 256, "cpus": 1.5}
+
+
+def test_create_v2_turns_swap_off_when_offered(tmp_path):
+    root = v2_tree(tmp_path / "cg")
+    (root / NAME).mkdir()
+    (root / NAME / "memory.swap.max").write_text("max\n")
+    cg(root).create(memory=256 * MiB, pids=64, cpus=1)
+    assert (root / NAME / "memory.swap.max").read_text() == "0"
+
+
+def test_create_v2_skips_missing_controllers_and_has_a_cpu_floor(tmp_path):
+    root = v2_tree(tmp_path / "cg", controllers="cpu pids")
+    c = cg(root)
+    c.create(memory=256 * MiB, pids=64, cpus=0.001)
+    assert (root / "cgroup.subtree_control").read_text() == "+cpu +pids"
+    assert not (root / NAME / "memory.max").exists()
+    assert (root / NAME / "cpu.max").read_text() == "1000 100000"
+    assert c.limits() == {"memory": None, "pids": 64, "cpus": 0.01}
+
+
+def test_limits_and_usage_v2_read_unlimited_as_none(tmp_path):
+    root = v2_tree(tmp_path / "cg")
+    d = root / NAME
+    d.mkdir()
+    for f, v in {"memory.max": "max\n", "pids.max": "max\n", "cpu.max": "max 100000\n",
+                 "memory.current": "1048576\n", "pids.current": "7\n"}.items():
+        (d / f).write_text(v)
+    c = cg(root)
+    assert c.limits() == {"memory": None, "pids": None, "cpus": None}
+    assert c.usage() == {"memory": 1048576, "pids": 7}
+
+
+def test_limits_and_usage_when_the_cgroup_is_absent(tmp_path):
+    c = cg(v2_tree(tmp_path / "cg"))
+    assert c.limits() == {"memory": None, "pids": None, "cpus": None}
+    assert c.usage() == {"memory": None, "pids": None}
+
+
+# --- create / limits / usage: v1 --------------------------------------------------------
+
+def test_create_v1_writes_caps_per_controller(tmp_path):
+    root = v1_tree(tmp_path)
+    c = cg(root)
+    c.create(memory=512 * MiB, pids=300, cpus=2)
+    assert (root / "memory" / NAME / "memory.limit_in_bytes").read_text() == str(512 * MiB)
+    assert not (root / "memory" / NAME / "memory.memsw.limit_in_bytes").exists()
+    assert (root / "pids" / NAME / "pids.max").read_text() == "300"
+    assert (root / "cpu" / NAME / "cpu.cfs_period_us").read_text() == "100000"
+    assert (root / "cpu" / NAME / "cpu.cfs_quota_us").read_text() == "200000"
+    assert not (root / "cpuacct" / NAME).exists()  # not capped: left to dockerd
+    assert not (root / "systemd" / NAME).exists()
+    assert c.limits() == {"memory": 512 * MiB, "pids": 300, "cpus": 2.0}
+    assert sorted(c.paths()) == sorted(root / x / NAME for x in ("cpu", "cpuacct", "memory", "pids"))
+
+
+def test_create_v1_caps_swap_when_memsw_is_offered(tmp_path):
+    root = v1_tree(tmp_path)
+    (root / "memory" / NAME).mkdir()
+    (root / "memory" / NAME / "memory.memsw.limit_in_bytes").write_text(V1_NO_LIMIT)
+    cg(root).create(memory=128 * MiB, pids=64, cpus=1)
+    assert (root / "memory" / NAME / "memory.memsw.limit_in_bytes").read_text() == str(128 * MiB)
+
+
+def test_limits_and_usage_v1_unlimited_values(tmp_path):
+    root = v1_tree(tmp_path)
+    files = {"memory/memory.limit_in_bytes": V1_NO_LIMIT, "pids/pids.max": "max", "cpu/cpu.cfs_quota_us": "-1",
+             "cpu/cpu.cfs_period_us": "100000", "memory/memory.usage_in_bytes": "2097152", "pids/pids.current": "4"}
+    for rel, value in files.items():
+        ctrl, fname = rel.split("/")
+        (root / ctrl / NAME).mkdir(exist_ok=True)
+        (root / ctrl / NAME / fname).write_text(value + "\n")
+    c = cg(root)
+    assert c.limits() == {"memory": None, "pids": None, "cpus": None}
+    assert c.usage() == {"memory": 2097152, "pids": 4}
+
+
+# --- errors ---------------------------------------------------------------------------
+
+def test_create_without_cgroups_raises(tmp_path):
+    (tmp_path / "cg").mkdir()
+    c = cg(tmp_path / "cg")
+    with pytest.raises(CgroupError) as err:
+        c.create(memory=256 * MiB, pids=64, cpus=1)
+    assert str(tmp_path / "cg") in err.value.problem
+    assert err.value.fix
+    assert list((tmp_path / "cg").iterdir()) == []
+    assert c.paths() == [] and c.limits() == {"memory": None, "pids": None, "cpus": None}
+
+
+def test_create_when_a_cap_file_cannot_be_written(tmp_path):
+    root = v2_tree(tmp_path / "cg")
+    (root / NAME / "memory.max").mkdir(parents=True)  # writing to a directory fails like a read-only file
+    with pytest.raises(CgroupError) as err:
+        cg(root).create(memory=256 * MiB, pids=64, cpus=1)
+    assert str(root / NAME / "memory.max") in err.value.problem
+    assert "--backend existing" in err.value.fix
+    assert err.value.context["path"] == str(root / NAME / "memory.max")
+
+
+def test_create_on_read_only_cgroupfs(tmp_path, monkeypatch):
+    root = v1_tree(tmp_path)
+
+    def refuse(self, *_a, **_kw):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    with pytest.raises(CgroupError) as err:
+        cg(root).create(memory=256 * MiB, pids=64, cpus=1)
+    assert str(root / "memory" / NAME / "memory.limit_in_bytes") in err.value.problem
+    assert "Permission denied" in err.value.problem
+    assert "run as root" in err.value.fix
+    assert isinstance(err.value.__cause__, PermissionError)
+
+
+def test_create_when_the_cgroup_dir_cannot_be_made(tmp_path):
+    root = v1_tree(tmp_path)
+    (root / "memory" / NAME).write_text("a file where the cgroup should go")
+    with pytest.raises(CgroupError) as err:
+        cg(root).create(memory=256 * MiB, pids=64, cpus=1)
+    assert f"cannot create cgroup {root / 'memory' / NAME}" in err.value.problem
+    assert err.value.fix
+
+
+# --- remove ---------------------------------------------------------------------------
+
+def test_remove_v2_bottom_up(tmp_path):
+    root = v2_tree(tmp_path / "cg")
+    (root / NAME / "abc123" / "nested").mkdir(parents=True)  # what dockerd makes per container
+    (root / NAME / "def456").mkdir()
+    c = cg(root)
+    assert c.remove() == []
+    assert not (root / NAME).exists() and not c.exists()
+    assert (root / "cgroup.controllers").exists()
+
+
+def test_remove_v1_covers_every_hierarchy(tmp_path):
+    root = v1_tree(tmp_path, hybrid=True)
+    for ctrl in ("memory", "pids", "cpu", "cpuacct", "systemd", "unified"):
+        (root / ctrl / NAME / "container1").mkdir(parents=True)
+    assert cg(root).remove() == []
+    assert not any((root / ctrl / NAME).exists() for ctrl in ("memory", "pids", "cpu", "cpuacct", "systemd", "unified"))
+
+
+def test_remove_reports_what_it_could_not_remove(tmp_path):
+    # On a plain filesystem the cap files keep their directories non-empty (on cgroupfs they vanish).
+    root = v1_tree(tmp_path)
+    c = cg(root)
+    c.create(memory=256 * MiB, pids=64, cpus=1)
+    (root / "cpuacct" / NAME / "child").mkdir(parents=True)
+    left = c.remove()
+    assert sorted(left) == sorted(str(root / x / NAME) for x in ("memory", "pids", "cpu"))
+    assert not (root / "cpuacct" / NAME).exists()
+
+
+def test_remove_when_nothing_exists(tmp_path):
+    assert cg(v2_tree(tmp_path / "cg")).remove() == []
+    assert SandboxCgroup(NAME, Hierarchy(None, tmp_path / "none", ())).remove() == []
+
+
+def test_parent_arg():
+    assert SandboxCgroup("dockyard-x", Hierarchy(2, Path("/x"), ())).parent_arg == "/dockyard-x"

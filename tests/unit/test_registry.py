@@ -1,0 +1,104 @@
+import subprocess
+import sys
+import urllib.error
+
+import pytest
+import yaml
+
+from conftest import IMAGE_CONFIG, MANIFEST, MANIFEST_DIGEST
+from dockyard import network
+from dockyard.errors import ResourceInUse
+from dockyard.registry import Registry, config_yaml
+
+
+def test_config_yaml_for_a_sandbox_registry(tmp_path):
+    cfg = yaml.safe_load(config_yaml(tmp_path / "storage", 5001))
+    assert cfg["http"]["addr"] == "127.0.0.1:5001"
+    assert cfg["storage"]["filesystem"]["rootdirectory"] == str(tmp_path / "storage")
+    assert cfg["storage"]["maintenance"]["readonly"]["enabled"] is False
+    assert cfg["storage"]["delete"]["enabled"] is True
+    assert "proxy" not in cfg
+
+
+def test_config_yaml_for_the_read_only_seed_and_the_hub_cache(tmp_path):
+    seed = yaml.safe_load(config_yaml(tmp_path, 5959, readonly=True))
+    assert seed["storage"]["maintenance"]["readonly"]["enabled"] is True
+    hub = yaml.safe_load(config_yaml(tmp_path, 5960, proxy_remote="https://registry-1.docker.io"))
+    assert hub["proxy"] == {"remoteurl": "https://registry-1.docker.io"}
+    assert hub["http"]["addr"] == "127.0.0.1:5960"
+
+
+def test_addresses_and_paths(tmp_path):
+    reg = Registry(tmp_path / "registry", 5001)
+    assert reg.url == "http://127.0.0.1:5001" and reg.host == "127.0.0.1:5001"
+    assert reg.storage == tmp_path / "registry" / "storage"
+    assert reg.config_path.parent == reg.pidfile.parent == reg.log.parent == tmp_path / "registry"
+
+
+def test_api_against_a_fake_registry(tmp_path, fake_registry):
+    reg = Registry(tmp_path, fake_registry.port)
+    assert reg.ping() is True
+    assert reg.catalog() == ["class1/web", "library/busybox", "library/python"]
+    assert reg.tags("library/python") == ["3.11-slim"]
+    assert reg.tags("class1/web") == []  # the registry says "tags": null
+    digest, manifest = reg.manifest("library/busybox", "latest")
+    assert digest == MANIFEST_DIGEST and manifest == MANIFEST
+    assert reg.image_config("library/busybox", "latest") == IMAGE_CONFIG
+
+
+def test_manifest_asks_for_v2_and_oci_types(tmp_path, fake_registry):
+    Registry(tmp_path, fake_registry.port).manifest("library/busybox", "latest")
+    path, headers = fake_registry.requests[-1]
+    assert path == "/v2/library/busybox/manifests/latest"
+    accept = headers["Accept"]
+    assert "application/vnd.docker.distribution.manifest.v2+json" in accept
+    assert "application/vnd.oci.image.index.v1+json" in accept
+
+
+def test_unknown_repository_or_tag(tmp_path, fake_registry):
+    reg = Registry(tmp_path, fake_registry.port)
+    assert reg.tags("library/nope") == []
+    assert reg.manifest("library/nope", "latest") is None
+    assert reg.manifest("library/busybox", "1.0") is None
+    assert reg.image_config("library/nope", "latest") is None
+    with pytest.raises(urllib.error.HTTPError):
+        reg.blob("library/busybox", "sha256:0000")
+
+
+def test_ping_when_nothing_listens(tmp_path):
+    assert Registry(tmp_path, network.free_port()).ping() is False
+
+
+def test_start_refuses_a_port_somebody_else_uses(tmp_path, fake_registry):
+    reg = Registry(tmp_path / "registry", fake_registry.port)
+    with pytest.raises(ResourceInUse) as err:
+        reg.start()
+    assert str(fake_registry.port) in err.value.problem
+    assert "DOCKYARD_SEED_PORT" in err.value.fix
+    assert not reg.pidfile.exists()
+
+
+def test_pid_ignores_a_stale_pidfile(tmp_path):
+    reg = Registry(tmp_path, 5001)
+    assert reg.pid() is None and reg.running() is False
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        reg.pidfile.write_text(str(proc.pid))  # alive, but not a registry serving our config
+        assert reg.pid() is None
+    finally:
+        proc.kill()
+        proc.wait()
+    assert reg.stop() is False
+    assert not reg.pidfile.exists()
+
+
+def test_pid_of_a_process_serving_our_config(tmp_path):
+    reg = Registry(tmp_path, 5001)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "serve", str(reg.config_path)])
+    try:
+        reg.pidfile.write_text(f"{proc.pid}\n")
+        assert reg.pid() == proc.pid
+        assert reg.running() is False  # alive, but nothing answers on the port
+    finally:
+        proc.kill()
+        proc.wait()

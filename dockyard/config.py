@@ -19,6 +19,7 @@ from .errors import ConfigError
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,11}$")
 LABEL = "org.dockyard.sandbox"  # set on everything Dockyard creates
 DEFAULT_SEED_PORT = 5959
+RESERVED_NAMES = ("seed", "hub-cache")
 
 
 def home() -> Path:
@@ -65,6 +66,9 @@ class SandboxConfig:
     home: Path = dataclasses.field(default_factory=home)
 
     def __post_init__(self):
+        if self.name in RESERVED_NAMES:
+            raise ConfigError(f"sandbox name {self.name!r} is reserved: <home>/{self.name} holds what all sandboxes share",
+                              "choose another --name")
         if not NAME_RE.match(self.name):
             raise ConfigError(
                 f"sandbox name {self.name!r} is not valid",
@@ -89,12 +93,13 @@ class SandboxConfig:
             kw["name"] = env["DOCKYARD_SANDBOX"]
         if "DOCKYARD_MEMORY" in env:
             kw["memory"] = parse_size(env["DOCKYARD_MEMORY"])
-        if "DOCKYARD_PIDS" in env:
-            kw["pids"] = int(env["DOCKYARD_PIDS"])
-        if "DOCKYARD_CPUS" in env:
-            kw["cpus"] = float(env["DOCKYARD_CPUS"])
-        if "DOCKYARD_SEED_PORT" in env:
-            kw["seed_port"] = int(env["DOCKYARD_SEED_PORT"])
+        for var, key, kind, example in (("DOCKYARD_PIDS", "pids", int, "512"), ("DOCKYARD_CPUS", "cpus", float, "1.5"),
+                                        ("DOCKYARD_SEED_PORT", "seed_port", int, "5959")):
+            if var in env:
+                try:
+                    kw[key] = kind(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a number", f"use e.g. {var}={example}") from None
         kw.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("memory", "disk"):
             if key in kw and kw[key] is not None:

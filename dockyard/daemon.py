@@ -84,6 +84,6 @@ def api_get(sock: Path | str, path: str, timeout: float = 2.0):
 def ping(sock: Path | str, timeout: float = 1.0) -> bool:
     try:
         status, body = api_get(sock, "/_ping", timeout)
-    except OSError:
+    except (OSError, http.client.HTTPException, ValueError):
         return False
     return status == 200 and body == "OK"

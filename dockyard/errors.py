@@ -97,10 +97,14 @@ def translate_docker_error(exc: Exception, doing: str) -> DockyardError:
 
     if isinstance(exc, DockyardError):
         return exc
+    # docker-py's version negotiation wraps a refused connection in a plain DockerException
+    if isinstance(exc, docker.errors.DockerException) and isinstance(exc.__cause__, requests.exceptions.ConnectionError):
+        exc = exc.__cause__
     if isinstance(exc, requests.exceptions.ConnectionError):
         return DaemonError(
             f"{doing}: the Docker daemon does not answer ({exc.__class__.__name__}).",
-            "check it with: dockyard status   (dockyard up restarts it)",
+            "check it with: dockyard status; dockyard up restarts the private sandbox "
+            "(with --backend existing: start that daemon, or unset DOCKER_HOST)",
         )
     if isinstance(exc, docker.errors.ImageNotFound):
         return ImageNotFound(

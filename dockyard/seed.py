@@ -80,7 +80,7 @@ RECIPES: tuple[Recipe, ...] = (
 
 def recipe(name: str) -> Recipe:
     for r in RECIPES:
-        if r.name == name or r.name == name + ":latest" or (":" not in name and r.name == name):
+        if r.name == name or r.name + ":latest" == name:
             return r
     raise KeyError(name)
 

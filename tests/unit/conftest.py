@@ -12,7 +12,9 @@ import http.server
 import json
 import re
 import socketserver
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,36 @@ def no_side_effects(monkeypatch):
         monkeypatch.setattr(sandbox.Sandbox, meth, forbidden)
     monkeypatch.setattr(network, "create_bridge", forbidden)
     monkeypatch.setattr(network, "delete_bridge", forbidden)
+
+
+@pytest.fixture
+def spawn():
+    """Start a child process and wait until its exec is complete; kill leftovers after the test.
+
+    Right after Popen returns, the kernel may still show an empty /proc/<pid>/cmdline,
+    which procs.alive(pid, expect) would read as "not ours".
+    """
+    started = []
+
+    def start(*args, **kw):
+        proc = subprocess.Popen(list(args), **kw)
+        started.append(proc)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as fh:
+                if fh.read():
+                    break
+            with open(f"/proc/{proc.pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":  # already exited
+                    break
+            time.sleep(0.005)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 # --- a fake Docker API on a unix socket -----------------------------------------------
@@ -99,7 +131,7 @@ def docker_api():
         handler = type("Handler", (_Handler,), {"routes": routes})
         sock.parent.mkdir(parents=True, exist_ok=True)
         srv = _UnixHTTPServer(str(sock), handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(srv)
         return sock
 
@@ -123,6 +155,7 @@ MANIFEST_DIGEST = "sha256:" + "ab" * 32
 
 class FakeRegistry(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    manifest, manifest_digest, image_config = MANIFEST, MANIFEST_DIGEST, IMAGE_CONFIG
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _RegistryHandler)
@@ -173,7 +206,7 @@ class _RegistryHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_registry():
     srv = FakeRegistry()
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
     yield srv
     srv.shutdown()
     srv.server_close()

@@ -95,8 +95,6 @@ def test_from_env_validates_env_values(monkeypatch):
         SandboxConfig.from_env()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: from_env() lets int()/float() raise a bare ValueError "
-                                       "for DOCKYARD_PIDS/DOCKYARD_CPUS/DOCKYARD_SEED_PORT")
 @pytest.mark.parametrize("var", ["DOCKYARD_PIDS", "DOCKYARD_CPUS", "DOCKYARD_SEED_PORT"])
 def test_from_env_non_numbers_give_config_error(monkeypatch, var):
     monkeypatch.setenv(var, "lots")
@@ -125,8 +123,6 @@ def test_derived_paths(dockyard_home):
     assert cfg.seed_dir == dockyard_home / "seed"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sandbox names 'seed' and 'hub-cache' are accepted, but those "
-                                       "directories under DOCKYARD_HOME belong to the shared registries")
 @pytest.mark.parametrize("name", ["seed", "hub-cache"])
 def test_sandbox_dir_cannot_be_a_shared_directory(name):
     with pytest.raises(ConfigError):

@@ -1,11 +1,9 @@
-import subprocess
 import sys
 import urllib.error
 
 import pytest
 import yaml
 
-from conftest import IMAGE_CONFIG, MANIFEST, MANIFEST_DIGEST
 from dockyard import network
 from dockyard.errors import ResourceInUse
 from dockyard.registry import Registry, config_yaml
@@ -42,8 +40,8 @@ def test_api_against_a_fake_registry(tmp_path, fake_registry):
     assert reg.tags("library/python") == ["3.11-slim"]
     assert reg.tags("class1/web") == []  # the registry says "tags": null
     digest, manifest = reg.manifest("library/busybox", "latest")
-    assert digest == MANIFEST_DIGEST and manifest == MANIFEST
-    assert reg.image_config("library/busybox", "latest") == IMAGE_CONFIG
+    assert digest == fake_registry.manifest_digest and manifest == fake_registry.manifest
+    assert reg.image_config("library/busybox", "latest") == fake_registry.image_config
 
 
 def test_manifest_asks_for_v2_and_oci_types(tmp_path, fake_registry):
@@ -78,27 +76,22 @@ def test_start_refuses_a_port_somebody_else_uses(tmp_path, fake_registry):
     assert not reg.pidfile.exists()
 
 
-def test_pid_ignores_a_stale_pidfile(tmp_path):
+def test_pid_ignores_a_stale_pidfile(tmp_path, spawn):
     reg = Registry(tmp_path, 5001)
     assert reg.pid() is None and reg.running() is False
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        reg.pidfile.write_text(str(proc.pid))  # alive, but not a registry serving our config
-        assert reg.pid() is None
-    finally:
-        proc.kill()
-        proc.wait()
+    proc = spawn(sys.executable, "-c", "import time; time.sleep(30)")
+    reg.pidfile.write_text(str(proc.pid))  # alive, but not a registry serving our config
+    assert reg.pid() is None
     assert reg.stop() is False
+    assert proc.poll() is None  # stop() left the stranger alone
     assert not reg.pidfile.exists()
 
 
-def test_pid_of_a_process_serving_our_config(tmp_path):
-    reg = Registry(tmp_path, 5001)
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "serve", str(reg.config_path)])
-    try:
-        reg.pidfile.write_text(f"{proc.pid}\n")
-        assert reg.pid() == proc.pid
-        assert reg.running() is False  # alive, but nothing answers on the port
-    finally:
-        proc.kill()
-        proc.wait()
+def test_pid_of_a_process_serving_our_config(tmp_path, spawn):
+    reg = Registry(tmp_path, network.free_port())
+    proc = spawn(sys.executable, "-c", "import time; time.sleep(30)", "serve", str(reg.config_path))
+    reg.pidfile.write_text(f"{proc.pid}\n")
+    assert reg.pid() == proc.pid
+    assert reg.running() is False  # alive, but nothing answers on the port
+    assert reg.stop() is True
+    assert not reg.pidfile.exists() and proc.poll() is not None

@@ -1,0 +1,300 @@
+"""What a check sees: the one thin layer between the grader and Docker.
+
+Every Docker call a check makes goes through :class:`Context`. It translates
+docker-py errors into Dockyard's own, caches inspect data for one grading run,
+and labels, limits and tracks everything it creates, so :meth:`cleanup` (called
+in ``finally`` by the runner, also on Ctrl-C or a crashing check) removes it all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from dockyard.config import LABEL, parse_size
+from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound, translate_docker_error
+
+from .checks.base import Failed, fail
+from .errors import BuildError, BuildTimeout
+
+GRADER_LABEL = "org.dockyard.grader"
+BUILD_LOG_CAP = 200_000  # characters of build output kept per build
+
+
+class Context:
+    def __init__(self, client, *, submission: Path | None = None, lab_dir: Path | None = None,
+                 sandbox=None, run_id: str | None = None, build_timeout: float = 120,
+                 memory: str = "512m", cpus: float = 1.0, pids: int = 256):
+        self.client = client
+        self.submission = Path(submission) if submission else None
+        self.lab_dir = Path(lab_dir) if lab_dir else None
+        self.sandbox = sandbox
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.build_timeout = build_timeout
+        self.memory = parse_size(memory)
+        self.cpus = cpus
+        self.pids = pids
+        self.builds: dict[str, "BuildResult"] = {}
+        self.failed_builds: dict[str, BuildError] = {}
+        self._created_containers: list[str] = []
+        self._created_images: list[str] = []
+        self._image_cache: dict[str, dict] = {}
+        self.labels = {GRADER_LABEL: self.run_id, LABEL: getattr(sandbox, "name", "grader")}
+
+    # --- files of the submission ------------------------------------------------------
+    def path(self, rel: str = ".") -> Path:
+        base = self.submission or Path.cwd()
+        return (base / rel).resolve()
+
+    # --- inspect --------------------------------------------------------------------------
+    def image(self, ref: str) -> dict:
+        """``docker image inspect`` data for ``ref`` (a tag from a build step, or any local image)."""
+        if ref in self.failed_builds:
+            raise Failed(fail(f"image {ref} was not built: {self.failed_builds[ref].problem}", reason="not_built",
+                              hint="fix the build first: the build check above shows the failing step"))
+        ref = self.builds[ref].image_id if ref in self.builds and self.builds[ref].image_id else ref
+        if ref not in self._image_cache:
+            try:
+                self._image_cache[ref] = self.client.api.inspect_image(ref)
+            except Exception as exc:
+                raise translate_docker_error(exc, f"inspecting image {ref}") from exc
+        return self._image_cache[ref]
+
+    def image_history(self, ref: str) -> list[dict]:
+        try:
+            return self.client.api.history(self.image(ref)["Id"])
+        except DockyardError:
+            raise
+        except Exception as exc:
+            raise translate_docker_error(exc, f"reading the history of {ref}") from exc
+
+    def container(self, name: str) -> dict:
+        """``docker inspect`` data for a container, fresh each call."""
+        try:
+            return self.client.api.inspect_container(name)
+        except Exception as exc:
+            raise translate_docker_error(exc, f"inspecting container {name}") from exc
+
+    def containers(self, **filters) -> list[dict]:
+        try:
+            return self.client.api.containers(all=True, filters=filters or None)
+        except Exception as exc:
+            raise translate_docker_error(exc, "listing containers") from exc
+
+    def exec(self, name: str, cmd: list[str] | str, user: str | None = None, timeout: float = 30) -> tuple[int, str]:
+        """Run ``cmd`` inside a running container; (exit code, combined output)."""
+        try:
+            ex = self.client.api.exec_create(name, cmd, user=user or "", stdout=True, stderr=True)
+            out = _with_timeout(lambda: self.client.api.exec_start(ex["Id"]), timeout, f"exec in {name}")
+            code = self.client.api.exec_inspect(ex["Id"])["ExitCode"]
+            return code, out.decode(errors="replace")
+        except DockyardError:
+            raise
+        except Exception as exc:
+            raise translate_docker_error(exc, f"running {cmd!r} in {name}") from exc
+
+    def logs(self, name: str, tail: int = 200) -> str:
+        try:
+            return self.client.api.logs(name, tail=tail).decode(errors="replace")
+        except Exception as exc:
+            raise translate_docker_error(exc, f"reading the logs of {name}") from exc
+
+    # --- things the grader creates ----------------------------------------------------
+    def build(self, context_dir: Path, dockerfile: str = "Dockerfile", tag: str | None = None,
+              timeout: float | None = None) -> "BuildResult":
+        """Build under a wall-clock timeout, memory/CPU caps and no network; keep a capped log."""
+        key = tag or f"{context_dir}:{dockerfile}"
+        if key in self.builds:
+            return self.builds[key]
+        if key in self.failed_builds:
+            raise self.failed_builds[key]
+        try:
+            return self._build(context_dir, dockerfile, key, tag, timeout)
+        except BuildError as exc:
+            self.failed_builds[key] = exc
+            raise
+
+    def _build(self, context_dir: Path, dockerfile: str, key: str, tag: str | None, timeout: float | None):
+        timeout = timeout or self.build_timeout
+        # The lab's name for the image stays the key; the real tag is the grader's own, so
+        # grading never overwrites a learner's image of the same name.
+        tag = f"dockyard-grade/{re.sub(r'[^a-z0-9._-]+', '-', (tag or 'build').lower())}:{self.run_id}"
+        log: list[str] = []
+        size = 0
+        image_id = None
+        error = None
+        t0 = time.monotonic()
+        api = _fresh_api(self.client, timeout)
+        try:
+            stream = api.build(path=str(context_dir), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
+                               network_mode="none", labels=self.labels, decode=True, pull=False,
+                               container_limits={"memory": self.memory, "memswap": self.memory,
+                                                 "cpushares": 512})
+            for chunk in stream:
+                text = chunk.get("stream") or chunk.get("status") or ""
+                if text and size < BUILD_LOG_CAP:
+                    log.append(text)
+                    size += len(text)
+                if "aux" in chunk and "ID" in chunk["aux"]:
+                    image_id = chunk["aux"]["ID"]
+                if "error" in chunk:
+                    error = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
+                if time.monotonic() - t0 > timeout:
+                    raise BuildTimeout(f"the build did not finish within {timeout:.0f} s",
+                                       step=_last_step(log), output=_since_step(log), log="".join(log))
+        except BuildError:
+            stream.close()
+            raise
+        except Exception as exc:
+            if _is_timeout(exc):
+                raise BuildTimeout(f"the build did not finish within {timeout:.0f} s (no output for that long)",
+                                   step=_last_step(log), output=_since_step(log), log="".join(log)) from exc
+            raise translate_docker_error(exc, f"building {context_dir}") from exc
+        finally:
+            api.close()
+        if error:
+            raise BuildError(f"the build failed at {_last_step(log) or 'the start'}: {error.strip()}",
+                             step=_last_step(log), output=_since_step(log) + error, log="".join(log))
+        self._created_images.append(tag)
+        result = BuildResult(tag=tag, image_id=image_id or self.image(tag)["Id"], log="".join(log),
+                             seconds=time.monotonic() - t0, cached_steps=sum("Using cache" in x for x in log))
+        self.builds[key] = result
+        return result
+
+    def run(self, image: str, cmd: list[str] | str | None = None, *, timeout: float = 30, user: str | None = None,
+            entrypoint: list[str] | str | None = None, network: bool = False) -> tuple[int, str]:
+        """Run a throwaway container to completion: labeled, capped, no network, removed afterwards."""
+        image = self.builds[image].image_id if image in self.builds else image
+        c = None
+        try:
+            c = self.client.containers.create(
+                image, cmd, user=user, entrypoint=entrypoint, labels=self.labels, mem_limit=self.memory,
+                memswap_limit=self.memory, pids_limit=self.pids, nano_cpus=int(self.cpus * 1e9),
+                network_mode="bridge" if network else "none")
+            self._created_containers.append(c.id)
+            c.start()
+            try:
+                status = c.wait(timeout=timeout)["StatusCode"]
+            except Exception as exc:
+                if _is_timeout(exc):
+                    c.kill()
+                    return 124, c.logs().decode(errors="replace") + f"\n[killed after {timeout:.0f} s]"
+                raise
+            return status, c.logs().decode(errors="replace")
+        except DockyardError:
+            raise
+        except Exception as exc:
+            raise translate_docker_error(exc, f"running {image}") from exc
+        finally:
+            if c is not None:
+                self._remove_container(c.id)
+
+    def start_service(self, image: str, port: int, cmd=None) -> dict:
+        """Start a container from ``image`` with ``port`` published on 127.0.0.1; returns its inspect data."""
+        image = self.builds[image].image_id if image in self.builds else image
+        try:
+            c = self.client.containers.run(
+                image, cmd, detach=True, labels=self.labels, mem_limit=self.memory, memswap_limit=self.memory,
+                pids_limit=self.pids, nano_cpus=int(self.cpus * 1e9), ports={f"{port}/tcp": ("127.0.0.1", None)})
+            self._created_containers.append(c.id)
+            return self.container(c.id)
+        except DockyardError:
+            raise
+        except Exception as exc:
+            raise translate_docker_error(exc, f"starting {image}") from exc
+
+    def cleanup(self) -> None:
+        """Remove every container and image this context created (also ones a crash left behind)."""
+        for cid in list(self._created_containers):
+            self._remove_container(cid)
+        with contextlib.suppress(Exception):
+            for c in self.client.api.containers(all=True, filters={"label": f"{GRADER_LABEL}={self.run_id}"}):
+                self._remove_container(c["Id"])
+        for tag in self._created_images:
+            with contextlib.suppress(Exception):
+                # noprune keeps the intermediate layers: the next grading of the same
+                # Dockerfile builds from cache
+                self.client.api.remove_image(tag, force=True, noprune=True)
+        self._created_images.clear()
+
+    def _remove_container(self, cid: str) -> None:
+        with contextlib.suppress(Exception):
+            self.client.api.remove_container(cid, force=True, v=True)
+        if cid in self._created_containers:
+            self._created_containers.remove(cid)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class BuildResult:
+    def __init__(self, tag: str, image_id: str, log: str, seconds: float, cached_steps: int):
+        self.tag, self.image_id, self.log, self.seconds, self.cached_steps = tag, image_id, log, seconds, cached_steps
+
+    def __repr__(self):
+        return f"BuildResult({self.tag!r}, {self.image_id[:19]}, {self.seconds:.1f} s)"
+
+
+def _fresh_api(client, timeout: float):
+    """An APIClient of its own for one build, so a read timeout ends only this build."""
+    import docker
+
+    return docker.APIClient(base_url=client.api.base_url.replace("http+docker://localhost", _unix(client)),
+                            version=client.api._version, timeout=timeout)
+
+
+def _unix(client) -> str:
+    adapter = client.api.get_adapter("http+docker://")
+    path = getattr(adapter, "socket_path", None)
+    return f"unix://{path}" if path else client.api.base_url
+
+
+def _is_timeout(exc: Exception) -> bool:
+    import requests
+
+    return isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError, TimeoutError)) and \
+        "timed out" in str(exc).lower() or isinstance(exc, (requests.exceptions.ReadTimeout, TimeoutError))
+
+
+def _with_timeout(fn, timeout: float, what: str):
+    box: dict[str, Any] = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except Exception as exc:  # surfaced below
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise DockyardError(f"{what} did not finish within {timeout:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+_STEP = re.compile(r"^Step \d+/\d+ : .*", re.M)
+
+
+def _last_step(log: list[str]) -> str | None:
+    steps = _STEP.findall("".join(log))
+    return steps[-1].strip() if steps else None
+
+
+def _since_step(log: list[str], limit: int = 4000) -> str:
+    text = "".join(log)
+    steps = list(_STEP.finditer(text))
+    return text[steps[-1].end():][-limit:].strip() if steps else text[-limit:]
+
+
+__all__ = ["Context", "BuildResult", "ImageNotFound", "ContainerNotFound"]

@@ -237,5 +237,54 @@ def lab(name, backend, port, no_browser):
     sys.exit(launch(box, port=port, open_browser=not no_browser))
 
 
+@main.command()
+@sandbox_options
+@click.argument("lab")
+@click.option("--submission", "-s", default=".", show_default=True,
+              help="Folder with your files (Dockerfile labs); the sandbox's state is checked too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--validate", is_flag=True, help="Only check that the lab's lab.yaml is valid.")
+@friendly_errors
+def check(name, backend, lab, submission, as_json, validate):
+    """Grade your work in the sandbox now and print what passed, with hints.
+
+    \b
+    Example:
+      dockyard check 05-dockerfile --submission labs/05-dockerfile/solution
+    """
+    import grader
+    from grader import progress
+
+    path = grader.find_lab(lab)
+    spec = grader.load(path)
+    if validate:
+        click.echo(f"{path}: valid ({sum(len(t.checks) for t in spec.tasks)} checks in {len(spec.tasks)} tasks, "
+                   f"{spec.total:g} points)")
+        return
+    box = sb.get(name, backend)
+    if not box.running():
+        raise DockyardError(f"sandbox {box.name!r} is not running", f"start it with: dockyard up --name {box.name}")
+    report = grader.grade(spec, sandbox=box, submission=submission,
+                          progress=None if as_json else lambda r: click.echo(f"  {r.mark} {r.title}", err=True))
+    progress.record(progress.progress_file(box), report)
+    click.echo(report.to_json(reveal_hidden=False) if as_json else report.table(reveal_hidden=False))
+    sys.exit(0 if report.passed else 1)
+
+
+@main.command(name="progress")
+@sandbox_options
+@friendly_errors
+def progress_cmd(name, backend):
+    """Show your best result in every lab you have checked.
+
+    \b
+    Example:
+      dockyard progress
+    """
+    from grader import progress
+
+    click.echo(progress.table(progress.load(progress.progress_file(sb.get(name, backend)))))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

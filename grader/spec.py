@@ -228,6 +228,10 @@ def find_lab(name: str | Path, labs_dir: Path | None = None) -> Path:
     if (p / "lab.yaml").exists() or (p.suffix in (".yaml", ".yml") and p.exists()):
         return p
     root = labs_dir or _labs_root()
+    # a lesson's self-checks: notebooks/checks/<NN-topic>.yaml
+    lesson = root.parent / "notebooks" / "checks" / f"{name}.yaml"
+    if lesson.exists():
+        return lesson
     matches = [d for d in sorted(root.glob("*")) if (d / "lab.yaml").exists()
                and (d.name == str(name) or d.name.split("-", 1)[0] == str(name) or d.name.split("-", 1)[-1] == str(name))]
     if not matches:

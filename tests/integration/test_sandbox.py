@@ -229,3 +229,22 @@ def test_cgroup_hierarchy_is_detected():
     h = cgroups.detect()
     assert h.version in (1, 2)
     assert "memory" in h.controllers
+
+
+def test_existing_backend_resets_only_what_dockyard_labeled(sandbox, tracked):
+    from dockyard import ExistingSandbox
+    from dockyard.config import LABEL
+
+    client = sandbox.client
+    mine = client.containers.create("busybox", ["true"], labels={LABEL: "existing"})
+    theirs = client.containers.create("busybox", ["true"])
+    tracked["containers"] += [mine.id, theirs.id]
+    existing = ExistingSandbox(docker_host=sandbox.docker_host)
+    assert existing.up()["running"] is True
+    assert existing.status()["daemon"]["answering"] is True
+    done = existing.reset()
+    ids = {c.id for c in client.containers.list(all=True)}
+    assert mine.id not in ids and theirs.id in ids
+    assert done["containers"] == 1
+    assert existing.down()["stopped"] == []  # never Dockyard's to stop
+    assert sandbox.running()

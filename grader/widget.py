@@ -1,0 +1,45 @@
+"""The in-notebook check: ✓/✗ per task, a hint button for each failed check."""
+
+from __future__ import annotations
+
+import html
+
+from .result import Report
+
+
+def report_widget(report: Report, *, reveal_hidden: bool = False):
+    """An ipywidgets view of ``report``; falls back to the report itself (it renders as HTML)."""
+    try:
+        import ipywidgets as w
+    except ImportError:  # pragma: no cover - ipywidgets is a dependency, but a bare kernel may lack it
+        return report
+    titles = dict(report.tasks)
+    color = "#1a7f37" if report.score == report.total else "#9a6700"
+    rows = [w.HTML(f"<h4 style='margin:4px 0'>{html.escape(report.title)}: "
+                   f"<span style='color:{color}'>{report.score:g} / {report.total:g} points</span></h4>")]
+    for task, results in report.by_task().items():
+        if not results:
+            continue
+        got, total = sum(r.points for r in results), sum(r.max_points for r in results)
+        mark = "✓" if got == total else "✗"
+        rows.append(w.HTML(f"<b>{mark} {html.escape(titles.get(task, task))}</b> ({got:g}/{total:g})"))
+        for r in results:
+            if r.hidden and not reveal_hidden and not r.passed:
+                rows.append(w.HTML(f"&nbsp;&nbsp;✗ hidden check ({r.max_points:g} points)"))
+                continue
+            line = w.HTML(f"&nbsp;&nbsp;<span style='color:{'#1a7f37' if r.passed else '#cf222e'}'>{r.mark}</span> "
+                          f"{html.escape(r.title)}: {html.escape(r.message)}")
+            if r.passed or not r.hint:
+                rows.append(line)
+                continue
+            hint = w.HTML(f"<div style='margin-left:2em;color:#57606a'>💡 {html.escape(r.hint)}</div>",
+                          layout=w.Layout(display="none"))
+            button = w.ToggleButton(description="hint", layout=w.Layout(width="70px"))
+
+            def toggle(change, hint=hint):
+                hint.layout.display = "block" if change["new"] else "none"
+
+            button.observe(toggle, names="value")
+            rows.append(w.HBox([line, button]))
+            rows.append(hint)
+    return w.VBox(rows)

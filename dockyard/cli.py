@@ -271,6 +271,25 @@ def check(name, backend, lab, submission, as_json, validate):
     sys.exit(0 if report.passed else 1)
 
 
+@main.command(name="checks")
+@click.argument("family", required=False)
+@friendly_errors
+def checks_cmd(family):
+    """List the checks a lab.yaml can use, with their parameters.
+
+    \b
+    Example:
+      dockyard checks container
+    """
+    from grader.checks import base
+
+    for name, ct in sorted(base.load_all().items()):
+        if family and not name.startswith(family):
+            continue
+        params = ", ".join(f"{k}" + ("" if p.required else f"={p.default!r}") for k, p in ct.params.items())
+        click.echo(f"{name}({params})\n    {ct.title}")
+
+
 @main.command(name="progress")
 @sandbox_options
 @friendly_errors

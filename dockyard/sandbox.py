@@ -14,14 +14,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 from . import cgroups, daemon, mounts, network, procs
 from .config import LABEL, SandboxConfig, home as default_home
-from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, ResourceInUse, translate_docker_error
+from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
 from .registry import HUB, Registry
 from .seed import RECIPES, SeedStore
 

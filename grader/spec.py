@@ -21,6 +21,7 @@ Every problem is reported as ``lab.yaml:LINE: message``, all at once.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +194,9 @@ def _parse_check(c, tid, registry, seen_ids, add) -> CheckSpec | None:
         return None
     ctype = registry.get(name)
     if ctype is None:
-        close = [n for n in registry if n.split(".")[-1] == str(name).split(".")[-1] or n.startswith(str(name).split(".")[0] + ".")]
-        add((_line(c, "check"), f"unknown check {name!r}" + (f" (did you mean {', '.join(sorted(close)[:4])}?)" if close else "")))
+        close = difflib.get_close_matches(str(name), list(registry), n=3, cutoff=0.6)
+        add((_line(c, "check"), f"unknown check {name!r}" + (f" (did you mean {' or '.join(close)}?)" if close else
+                                                              " (dockyard checks lists them all)")))
         return None
     params = c.get("with") or {}
     if not isinstance(params, dict):

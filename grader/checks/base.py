@@ -26,6 +26,7 @@ class Param:
     type: type | tuple[type, ...]
     default: Any = _MISSING
     doc: str = ""
+    choices: tuple | None = None  # the only values allowed, checked when the spec is loaded
 
     @property
     def required(self) -> bool:
@@ -80,6 +81,9 @@ class CheckType:
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 names = " or ".join(t.__name__ for t in types)
                 problems.append(f"parameter {key!r} of {self.name} must be {names}, not {type(value).__name__} ({value!r})")
+            elif self.params[key].choices and value not in self.params[key].choices:
+                problems.append(f"parameter {key!r} of {self.name} must be one of "
+                                f"{', '.join(map(str, self.params[key].choices))}, not {value!r}")
         for key, p in self.params.items():
             if p.required and key not in given:
                 problems.append(f"check {self.name} needs parameter {key!r}")
@@ -89,7 +93,7 @@ class CheckType:
 REGISTRY: dict[str, CheckType] = {}
 
 
-def check(name: str, **params: Param):
+def check(name: str, /, **params: Param):
     def register(func):
         if name in REGISTRY:
             raise GraderError(f"check {name} is registered twice")

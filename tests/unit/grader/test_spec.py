@@ -51,8 +51,7 @@ def test_a_valid_spec_loads(tmp_path):
 
 def test_unknown_check_names_its_line_and_suggests(tmp_path):
     err = problems(tmp_path, GOOD.replace("image.user", "image.usr"))
-    assert f"{tmp_path / 'lab.yaml'}:11: unknown check 'image.usr'" in str(err)
-    assert "image.user" in str(err)  # did you mean
+    assert f"{tmp_path / 'lab.yaml'}:10: unknown check 'image.usr' (did you mean image.user or" in str(err)
 
 
 def test_wrong_type_and_missing_parameter(tmp_path):

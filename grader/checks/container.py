@@ -1,0 +1,434 @@
+"""Checks on a container the learner started: state, limits, namespaces, ports, mounts.
+
+Configuration comes from ``docker inspect``; where the kernel has the final word
+(cgroup limits, namespaces) the check also reads what is really in force, from
+/proc and /sys/fs/cgroup (the grader runs as root on the sandbox's host).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from dockyard import cgroups
+from dockyard.config import human_size
+from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound
+
+from .base import Failed, Param, check, fail, ok
+
+PROC = Path("/proc")
+CGROUP_ROOT = cgroups.ROOT
+PROBE_BUDGET = 5.0  # seconds, all retries of one port probe together
+NAME = Param(str, doc="the container's name (or id)")
+
+
+# --- finding the container ------------------------------------------------------------
+def _inspect(ctx, name: str) -> dict:
+    try:
+        return ctx.container(name)
+    except ContainerNotFound:
+        raise Failed(_missing(ctx, name)) from None
+
+
+def _missing(ctx, name: str):
+    similar = _similar_names(ctx, name)
+    hint = f"start it with docker run --name {name} ... (docker ps -a lists what exists)"
+    if similar:
+        hint = (f"found '{similar[0]}', did you mean it? Name the container exactly {name} "
+                f"(docker rename {similar[0]} {name}); " + hint)
+    return fail(f"there is no container named {name}" + (f" (found: {', '.join(similar)})" if similar else ""),
+                reason="missing", hint=hint, similar=similar)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.\s]", "", name.lower())
+
+
+def _similar_names(ctx, name: str) -> list[str]:
+    try:
+        listed = ctx.containers()
+    except DockyardError:
+        return []
+    want = _norm(name)
+    found = []
+    for c in listed:
+        for n in c.get("Names") or [c.get("Name") or ""]:
+            n = n.lstrip("/")
+            have = _norm(n)
+            if have == want or (len(want) >= 3 and want in have) or (len(have) >= 3 and want.startswith(have)):
+                found.append(n)
+    return sorted(set(found), key=lambda n: (len(n), n))
+
+
+def _cname(ins: dict, name: str) -> str:
+    return (ins.get("Name") or "").lstrip("/") or name
+
+
+def _log_tail(ctx, name: str, lines: int = 5) -> str:
+    try:
+        return "\n".join(ctx.logs(name, tail=lines).strip().splitlines()[-lines:])
+    except DockyardError:
+        return ""
+
+
+def _state_text(ins: dict) -> str:
+    st = ins.get("State") or {}
+    status = st.get("Status", "unknown")
+    if status in ("exited", "dead"):
+        oom = ", killed by the OOM killer" if st.get("OOMKilled") else ""
+        return f"{status} (exit code {st.get('ExitCode')}{oom})"
+    if status == "restarting":
+        return f"restarting (exit code {st.get('ExitCode')} last time, restarted {ins.get('RestartCount', 0)} times)"
+    return status
+
+
+def _not_running(ctx, ins: dict, name: str, doing: str):
+    cname = _cname(ins, name)
+    tail = _log_tail(ctx, cname)
+    hint = f"start it (docker start {cname}) and see why it stops with docker logs {cname}"
+    if tail:
+        hint += f"; its log ends with: {tail.splitlines()[-1]!r}"
+    return fail(f"container {cname} is {_state_text(ins)}; {doing} needs it running", reason="not_running",
+                hint=hint, status=ins["State"].get("Status"), log_tail=tail)
+
+
+def _running(ctx, ins: dict, name: str, doing: str) -> None:
+    if not (ins.get("State") or {}).get("Running"):
+        raise Failed(_not_running(ctx, ins, name, doing))
+
+
+# --- existence and state --------------------------------------------------------------
+@check("container.exists", name=NAME)
+def exists(ctx, name):
+    """The container exists."""
+    ins = _inspect(ctx, name)
+    return ok(f"container {_cname(ins, name)} exists ({_state_text(ins)}, image {ins['Config'].get('Image')})",
+              id=ins["Id"][:12], status=ins["State"].get("Status"))
+
+
+@check("container.state", name=NAME,
+       status=Param(str, default="running", doc="running, exited, created, paused ...; exited is implied "
+                    "when exit_code or oom_killed=true is given"),
+       oom_killed=Param(bool, default=None, doc="whether the OOM killer must (true) or must not (false) "
+                        "have killed it"),
+       exit_code=Param(int, default=None, doc="the exit code it must have stopped with"))
+def state(ctx, name, status="running", oom_killed=None, exit_code=None):
+    """The container is in the expected state."""
+    ins = _inspect(ctx, name)
+    cname, st = _cname(ins, name), ins.get("State") or {}
+    if status == "running" and (exit_code is not None or oom_killed):
+        status = "exited"
+    actual = st.get("Status")
+    evidence = {"status": actual, "exit_code": st.get("ExitCode"), "oom_killed": st.get("OOMKilled"),
+                "restart_count": ins.get("RestartCount", 0)}
+    memory = (ins.get("HostConfig") or {}).get("Memory") or 0
+    limit = human_size(memory) if memory else "none"
+    if actual != status:
+        if status == "running":
+            tail = _log_tail(ctx, cname)
+            hint = f"find out why it stopped: docker logs {cname}"
+            if st.get("OOMKilled"):
+                hint = f"it ran out of memory (limit {limit}): raise --memory or make it use less; " + hint
+            elif tail:
+                hint += f"; its log ends with: {tail.splitlines()[-1]!r}"
+            return fail(f"container {cname} is {_state_text(ins)}; expected running", reason="not_running",
+                        hint=hint, log_tail=tail, **evidence)
+        if actual == "running":
+            return fail(f"container {cname} is still running; expected {status}", reason="still_running",
+                        hint=f"wait for it to finish, or stop it with docker stop {cname}", **evidence)
+        return fail(f"container {cname} is {_state_text(ins)}; expected {status}", reason="wrong_status",
+                    hint=f"docker ps -a shows the state of {cname}", **evidence)
+    if oom_killed is not None and bool(st.get("OOMKilled")) != oom_killed:
+        if oom_killed:
+            return fail(f"container {cname} was not killed by the OOM killer (exit code {st.get('ExitCode')}, "
+                        f"memory limit {limit}); expected it to be", reason="not_oom_killed",
+                        hint="give it a memory limit (--memory) smaller than what it allocates"
+                        + (", and no extra swap (--memory-swap equal to --memory)" if memory else ""), **evidence)
+        return fail(f"container {cname} was killed by the OOM killer (memory limit {limit}); expected it not to be",
+                    reason="oom_killed", hint=f"it needs more memory than {limit}: raise --memory, or make it use less",
+                    **evidence)
+    if exit_code is not None and st.get("ExitCode") != exit_code:
+        tail = _log_tail(ctx, cname)
+        return fail(f"container {cname} exited with code {st.get('ExitCode')}; expected exit code {exit_code}",
+                    reason="wrong_exit_code", log_tail=tail,
+                    hint=f"docker logs {cname} shows what it did" + (f"; its log ends with: {tail.splitlines()[-1]!r}"
+                                                                     if tail else ""), **evidence)
+    return ok(f"container {cname} is {_state_text(ins)}", **evidence)
+
+
+# --- simple configuration fields ------------------------------------------------------
+@check("container.hostname", name=NAME, equals=Param(str, doc="the hostname it must have"))
+def hostname(ctx, name, equals):
+    """The container has the expected hostname."""
+    ins = _inspect(ctx, name)
+    cname, actual = _cname(ins, name), ins["Config"].get("Hostname") or ""
+    if actual == equals:
+        return ok(f"hostname of {cname} is {actual!r}", hostname=actual)
+    default = " (the default: the start of the container id)" if ins["Id"].startswith(actual) and actual else ""
+    return fail(f"hostname of {cname} is {actual!r}{default}; expected {equals!r}", reason="wrong_value",
+                hint=f"set it when creating the container: docker run --hostname {equals} ...", hostname=actual)
+
+
+def _ref(ref: str) -> str:
+    ref = re.sub(r"^(docker\.io/)?(library/)?", "", ref)
+    if "@" not in ref and ":" not in ref.rsplit("/", 1)[-1]:
+        ref += ":latest"
+    return ref
+
+
+@check("container.image", name=NAME,
+       equals=Param(str, doc="image reference, e.g. web:1.0 (an implicit :latest is allowed)"))
+def image(ctx, name, equals):
+    """The container runs the expected image."""
+    ins = _inspect(ctx, name)
+    cname, actual = _cname(ins, name), ins["Config"].get("Image") or ""
+    if _ref(actual) == _ref(equals):
+        return ok(f"container {cname} runs image {actual}", image=actual)
+    try:  # started by id, or by another tag of the same image
+        if ctx.image(equals)["Id"] == ins.get("Image"):
+            return ok(f"container {cname} runs image {actual} (the same image as {equals})", image=actual)
+    except (ImageNotFound, Failed):
+        pass
+    return fail(f"container {cname} runs image {actual}; expected {equals}", reason="wrong_image", image=actual,
+                hint=f"remove it and start it again from the right image: docker rm -f {cname} && "
+                     f"docker run --name {cname} ... {equals}")
+
+
+@check("container.env", name=NAME, variable=Param(str, doc="environment variable name"),
+       value=Param(str, default=None, doc="its value; omit to only require that it is set"))
+def env(ctx, name, variable, value=None):
+    """The container has the environment variable."""
+    ins = _inspect(ctx, name)
+    cname = _cname(ins, name)
+    envs = dict(e.split("=", 1) if "=" in e else (e, "") for e in ins["Config"].get("Env") or [])
+    if variable not in envs:
+        return fail(f"{variable} is not set in container {cname} (set: {', '.join(sorted(envs)) or 'nothing'})",
+                    reason="missing", variables=sorted(envs),
+                    hint=f"pass it when creating the container: docker run -e {variable}={value or '...'} ...")
+    if value is not None and envs[variable] != value:
+        return fail(f"{variable} is {envs[variable]!r} in container {cname}; expected {value!r}", reason="wrong_value",
+                    hint=f"recreate it with docker run -e {variable}={value} ...", value=envs[variable])
+    return ok(f"{variable}={envs[variable]} in container {cname}", value=envs[variable])
+
+
+@check("container.restart_policy", name=NAME,
+       policy=Param(str, doc="no, always, unless-stopped, on-failure or on-failure:N"))
+def restart_policy(ctx, name, policy):
+    """The container has the expected restart policy."""
+    ins = _inspect(ctx, name)
+    cname = _cname(ins, name)
+    rp = (ins.get("HostConfig") or {}).get("RestartPolicy") or {}
+    actual = rp.get("Name") or "no"
+    if actual == "on-failure" and rp.get("MaximumRetryCount"):
+        actual += f":{rp['MaximumRetryCount']}"
+    want = policy or "no"
+    if actual == want or (want == "on-failure" and actual.startswith("on-failure")):
+        return ok(f"restart policy of {cname} is {actual}", policy=actual)
+    return fail(f"restart policy of {cname} is {actual}; expected {want}", reason="wrong_value", policy=actual,
+                hint=f"docker update --restart {want} {cname} changes it without recreating the container")
+
+
+# --- namespaces -------------------------------------------------------------------------
+NS_FIELDS = {"pid": "PidMode", "net": "NetworkMode", "ipc": "IpcMode", "uts": "UTSMode", "user": "UsernsMode",
+             "cgroup": "CgroupnsMode"}
+NS_FLAGS = {"pid": "--pid", "net": "--network", "ipc": "--ipc", "uts": "--uts", "user": "--userns",
+            "cgroup": "--cgroupns"}
+
+
+def ns_identity(pid: int | str, kind: str, proc: Path | None = None) -> str | None:
+    """``pid:[4026532301]``: the kernel's identity of a process's namespace; None if unreadable."""
+    try:
+        return os.readlink((proc or PROC) / str(pid) / "ns" / kind)
+    except OSError:
+        return None
+
+
+def _configured_ns(hc: dict, kind: str) -> tuple[str, str | None]:
+    value = hc.get(NS_FIELDS[kind]) or ""
+    if value == "host":
+        return "host", None
+    if value.startswith("container:"):
+        return "shared", value.split(":", 1)[1]
+    return "private", None
+
+
+@check("container.namespace", name=NAME,
+       kind=Param(str, doc="pid, net, ipc, uts, user or cgroup", choices=("pid", "net", "ipc", "uts", "user", "cgroup")),
+       mode=Param(str, doc="host, private or shared", choices=("host", "private", "shared")),
+       with_container=Param(str, default=None, doc="for mode shared: the container it shares the namespace with"))
+def namespace(ctx, name, kind, mode, with_container=None):
+    """The container's namespace is shared as expected."""
+    if kind not in NS_FIELDS or mode not in ("host", "private", "shared"):
+        raise ValueError(f"container.namespace: kind must be one of {', '.join(NS_FIELDS)} and mode one of "
+                         f"host, private, shared (got kind={kind!r}, mode={mode!r})")
+    ins = _inspect(ctx, name)
+    cname, hc = _cname(ins, name), ins.get("HostConfig") or {}
+    _running(ctx, ins, name, f"checking its {kind} namespace")
+    configured, peer_id = _configured_ns(hc, kind)
+    ident = ns_identity(ins["State"]["Pid"], kind)
+    host = ns_identity("self", kind)
+    peers = []  # (name, identity): the container it must share with, and the one it is configured to share with
+    for ref in dict.fromkeys(r for r in (with_container, peer_id) if r):
+        try:
+            other = ctx.container(ref)
+        except ContainerNotFound:
+            if ref == with_container:
+                return fail(f"container {with_container} (to share the {kind} namespace with) does not exist",
+                            reason="missing", hint=f"start {with_container} first, then {cname} with "
+                                                   f"{NS_FLAGS[kind]} container:{with_container}")
+            continue
+        if ref == with_container and not other["State"].get("Running"):
+            return _not_running(ctx, other, with_container, f"sharing its {kind} namespace")
+        pid = other["State"].get("Pid")
+        peers.append((_cname(other, ref), ns_identity(pid, kind) if pid else None))
+    peer = peers[0] if peers else None
+    if ident is None:  # not root, or /proc not ours: trust the configuration
+        actual, real = configured, "unknown"
+        shared_with = peers[-1][0] if configured == "shared" and peers else None
+    else:
+        real = ident
+        shared_with = next((n for n, i in peers if i == ident), None)
+        actual = "host" if ident == host else "shared" if shared_with else "private"
+    evidence = {"configured": hc.get(NS_FIELDS[kind]) or "", "identity": ident, "host_identity": host,
+                "peer": peer[0] if peer else None, "peer_identity": peer[1] if peer else None}
+    if actual == mode and (mode != "shared" or not with_container or shared_with == peer[0]):
+        text = f"shared with {shared_with}" if actual == "shared" else actual
+        return ok(f"{kind} namespace of {cname} is {text} ({real})", **evidence)
+    have = f"shared with {shared_with}" if actual == "shared" else actual
+    if mode == "shared":
+        target = with_container or (peer[0] if peer else "another container")
+        want = f"shared with {target}" + (f" ({peer[1]})" if peer and peer[1] else "")
+        hint = f"start {cname} with {NS_FLAGS[kind]} container:{target}"
+    elif mode == "host":
+        want, hint = f"host ({host})" if host else "host", f"start {cname} with {NS_FLAGS[kind]} host"
+    elif configured != "private":
+        want = "private"
+        hint = (f"remove {NS_FLAGS[kind]} {hc.get(NS_FIELDS[kind])} from the docker run command: "
+                f"a container gets its own {kind} namespace by default")
+    else:
+        want = "private"
+        hint = (f"{cname} asks for its own {kind} namespace ({NS_FLAGS[kind]} {hc.get(NS_FIELDS[kind]) or 'default'})"
+                f" but the kernel shows another one" + (": a private user namespace needs dockerd --userns-remap"
+                                                         if kind == "user" else ""))
+    return fail(f"{kind} namespace of {cname} is {have} ({real}); expected {want}", reason=actual,
+                hint=hint + " (namespaces are fixed when a container is created: docker rm -f it and run it again)",
+                **evidence)
+
+
+# --- mounts -----------------------------------------------------------------------------
+def _describe_mount(m: dict) -> str:
+    if m.get("Type") == "volume":
+        vname = m.get("Name") or ""
+        if re.fullmatch(r"[0-9a-f]{64}", vname):
+            return f"an anonymous volume ({vname[:12]})"
+        return f"volume {vname!r}"
+    if m.get("Type") == "bind":
+        return f"a bind mount of {m.get('Source')}"
+    return m.get("Type") or "a mount"
+
+
+@check("container.mount", name=NAME, destination=Param(str, doc="the path inside the container"),
+       type=Param(str, default=None, doc="bind, volume or tmpfs"),
+       source=Param(str, default=None, doc="bind: the host path (relative: to the submission)"),
+       volume=Param(str, default=None, doc="the named volume"), read_only=Param(bool, default=None))
+def mount(ctx, name, destination, type=None, source=None, volume=None, read_only=None):  # noqa: A002 (spec name)
+    """The container has the expected mount."""
+    ins = _inspect(ctx, name)
+    cname, dest = _cname(ins, name), destination.rstrip("/") or "/"
+    mounts = list(ins.get("Mounts") or [])
+    for d, opts in ((ins.get("HostConfig") or {}).get("Tmpfs") or {}).items():
+        mounts.append({"Type": "tmpfs", "Destination": d, "Source": "", "RW": "ro" not in (opts or "").split(",")})
+    evidence = {"mounts": [{"destination": m.get("Destination"), "type": m.get("Type"), "source": m.get("Source"),
+                            "name": m.get("Name"), "rw": m.get("RW")} for m in mounts]}
+    m = next((m for m in mounts if (m.get("Destination") or "").rstrip("/") == dest), None)
+    want = type or ("volume" if volume else "bind" if source else None)
+    flag = {"volume": f"-v {volume or 'NAME'}:{dest}", "bind": f"-v {source or '/host/path'}:{dest}",
+            "tmpfs": f"--tmpfs {dest}"}.get(want or "", f"-v SOURCE:{dest}")
+    if read_only and want != "tmpfs":
+        flag += ":ro"
+    if m is None:
+        have = ", ".join(f"{x['Destination']} ({x['Type']})" for x in mounts) or "nothing"
+        return fail(f"nothing is mounted at {dest} in {cname} (mounts: {have})", reason="missing", **evidence,
+                    hint=f"mounts are set when the container is created: docker rm -f {cname}, "
+                         f"then docker run {flag} ...")
+    what = _describe_mount(m)
+    recreate = f"docker rm -f {cname}, then docker run {flag} ..."
+    if want and m.get("Type") != want:
+        return fail(f"{dest} in {cname} is {what}; expected a {want} mount", reason="wrong_type", **evidence,
+                    hint=f"use {flag}" + (" (a name, not a path, makes -v use a volume)" if want == "volume" else
+                                         " (an absolute host path makes -v a bind mount)" if want == "bind" else "")
+                    + f": {recreate}")
+    if volume and m.get("Name") != volume:
+        return fail(f"{dest} in {cname} is {what}; expected volume {volume!r}", reason="wrong_source", **evidence,
+                    hint=f"{recreate} (docker volume create {volume} is optional: -v creates it)")
+    if source:
+        if m.get("Type") == "volume" and not source.startswith(("/", ".")):
+            matches = m.get("Name") == source
+        else:
+            wanted_path = source if os.path.isabs(source) else str(ctx.path(source))
+            matches = os.path.realpath(m.get("Source") or "") == os.path.realpath(wanted_path)
+        if not matches:
+            return fail(f"{dest} in {cname} is {what}; expected {source}", reason="wrong_source", **evidence,
+                        hint=f"bind mounts need an absolute host path "
+                             f"(e.g. \"$PWD/{source.lstrip('./')}\"): {recreate}")
+    rw = bool(m.get("RW"))
+    if read_only is True and rw:
+        return fail(f"{dest} in {cname} ({what}) is mounted read-write; expected read-only", reason="writable",
+                    **evidence, hint=f"add :ro to the mount ({flag}) or readonly to --mount: {recreate}")
+    if read_only is False and not rw:
+        return fail(f"{dest} in {cname} ({what}) is mounted read-only; expected read-write", reason="read_only",
+                    **evidence, hint=f"remove :ro / readonly from the mount: {recreate}")
+    return ok(f"{dest} in {cname} is {what} ({'read-write' if rw else 'read-only'})", **evidence)
+
+
+# --- inside the running container ------------------------------------------------------
+def _clip(text: str, n: int = 300) -> str:
+    text = text.strip()
+    return text if len(text) <= n else "…" + text[-n:]
+
+
+@check("container.exec", name=NAME, command=Param((list, str), doc="the command to run inside the container"),
+       stdout_contains=Param(str, default=None), exit_code=Param(int, default=0),
+       user=Param(str, default=None))
+def exec_(ctx, name, command, stdout_contains=None, exit_code=0, user=None):
+    """A command run inside the container gives the expected result."""
+    ins = _inspect(ctx, name)
+    cname = _cname(ins, name)
+    shown = command if isinstance(command, str) else " ".join(command)
+    _running(ctx, ins, name, f"running `{shown}` in it")
+    code, out = ctx.exec(cname, command, user=user)
+    evidence = {"command": shown, "exit_code": code, "output": _clip(out, 1000)}
+    if code != exit_code:
+        if code in (126, 127) and exit_code not in (126, 127):
+            hint = f"the command could not be started in {cname}: is the program installed in the image?"
+        else:
+            hint = f"run it yourself to see why: docker exec {cname} {shown}"
+        return fail(f"`{shown}` in {cname} exited with {code}; expected {exit_code}"
+                    + (f"; output: {_clip(out, 200)!r}" if out.strip() else ""), reason="wrong_exit_code",
+                    hint=hint, **evidence)
+    if stdout_contains is not None and stdout_contains not in out:
+        return fail(f"the output of `{shown}` in {cname} does not contain {stdout_contains!r}; it was "
+                    f"{_clip(out, 200)!r}", reason="missing_output", **evidence,
+                    hint=f"run it yourself and compare: docker exec {cname} {shown}")
+    return ok(f"`{shown}` in {cname} exited with {code}"
+              + (f" and printed {stdout_contains!r}" if stdout_contains else ""), **evidence)
+
+
+@check("container.logs_contain", name=NAME, text=Param(str, doc="text the log must contain"),
+       tail=Param(int, default=200, doc="how many of the last lines to search"))
+def logs_contain(ctx, name, text, tail=200):
+    """The container's log contains the expected text."""
+    ins = _inspect(ctx, name)
+    cname = _cname(ins, name)
+    logs = ctx.logs(cname, tail=tail)
+    line = next((ln for ln in logs.splitlines() if text in ln), None)
+    if line is not None:
+        return ok(f"the log of {cname} contains {text!r}", line=_clip(line, 300))
+    last = logs.strip().splitlines()[-3:]
+    if not last:
+        return fail(f"container {cname} has logged nothing; expected {text!r} in its log", reason="missing_text",
+                    hint=f"a container's log is what its main process writes to stdout/stderr; is it "
+                         f"{_state_text(ins)} as it should be? docker logs {cname}", log_tail="")
+    return fail(f"the last {tail} log lines of {cname} do not contain {text!r}; they end with: {' | '.join(last)!r}",
+                reason="missing_text", hint=f"docker logs {cname} shows the whole log", log_tail="\n".join(last))

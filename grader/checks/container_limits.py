@@ -1,0 +1,219 @@
+"""container.limits: cgroup limits as configured (HostConfig) and as enforced (the container's own cgroup files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dockyard import cgroups
+from dockyard.config import human_size, parse_size
+
+from .base import Param, check, fail, ok
+from .container import CGROUP_ROOT, NAME, PROC, _cname, _inspect
+
+LIMIT_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "pids": "--pids-limit",
+               "cpu_shares": "--cpu-shares", "cpuset": "--cpuset-cpus"}
+
+LIMIT_NAMES = {"memory": "memory limit", "memory_swap": "memory+swap limit", "cpus": "CPU limit",
+               "pids": "process limit", "cpu_shares": "CPU shares", "cpuset": "CPU set"}
+UNLIMITED = "unlimited"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _num(text: str | None):
+    """A limit from a cgroup file: int, UNLIMITED, or None when unreadable."""
+    if text is None:
+        return None
+    if text in ("max", "-1"):
+        return UNLIMITED
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return UNLIMITED if value >= 2**62 else value  # v1 writes "no limit" as a huge page-aligned number
+
+
+def cgroup_limits(proc_cgroup: str, root: Path | None = None) -> dict:
+    """The limits the kernel enforces on a process, from the text of its /proc/<pid>/cgroup.
+
+    Keys are present only for files that could be read; a value is a number,
+    ``"unlimited"``, or for ``cpuset`` a string. ``files`` names what was read.
+    """
+    root = Path(root or CGROUP_ROOT)
+    h = cgroups.detect(root)
+    out: dict = {}
+    files: dict[str, str] = {}
+
+    def take(key, path, parse):
+        text = _read(path)
+        if text is not None:
+            value = parse(text)
+            if value is not None:
+                out[key] = value
+                files[key] = str(path)
+
+    lines = [ln.split(":", 2) for ln in proc_cgroup.splitlines() if ln.count(":") >= 2]
+    if h.version == 2:
+        rel = next((p for hid, ctrls, p in lines if hid == "0" and ctrls == ""), None)
+        if rel is None:
+            return {"files": files}
+        d = root / rel.lstrip("/")
+        take("memory", d / "memory.max", _num)
+        take("pids", d / "pids.max", _num)
+        take("cpus", d / "cpu.max", _cpu_max)
+        take("cpu_weight", d / "cpu.weight", _num)
+        take("cpuset", d / "cpuset.cpus", lambda t: t or UNLIMITED)
+        swap = _num(_read(d / "memory.swap.max"))
+        if "memory" in out and swap is not None:
+            both = UNLIMITED if UNLIMITED in (swap, out["memory"]) else out["memory"] + swap
+            out["memory_swap"], files["memory_swap"] = both, str(d / "memory.swap.max")
+    elif h.version == 1:
+        where = {}
+        for _hid, ctrls, p in lines:
+            for ctrl in ctrls.split(","):
+                if ctrl:
+                    where[ctrl] = (ctrls, p)
+
+        def file(ctrl, name):
+            if ctrl not in where:
+                return Path("/nonexistent")
+            ctrls, p = where[ctrl]
+            base = root / ctrl if (root / ctrl).is_dir() else root / ctrls
+            return base / p.lstrip("/") / name
+
+        take("memory", file("memory", "memory.limit_in_bytes"), _num)
+        take("memory_swap", file("memory", "memory.memsw.limit_in_bytes"), _num)
+        take("pids", file("pids", "pids.max"), _num)
+        take("cpu_shares", file("cpu", "cpu.shares"), _num)
+        take("cpuset", file("cpuset", "cpuset.cpus"), lambda t: t or UNLIMITED)
+        quota, period = _num(_read(file("cpu", "cpu.cfs_quota_us"))), _num(_read(file("cpu", "cpu.cfs_period_us")))
+        if quota is not None and period not in (None, UNLIMITED):
+            out["cpus"] = UNLIMITED if quota == UNLIMITED else quota / period
+            files["cpus"] = str(file("cpu", "cpu.cfs_quota_us"))
+    out["files"] = files
+    return out
+
+
+def _cpu_max(text: str):
+    quota, _, period = text.partition(" ")
+    if quota == "max":
+        return UNLIMITED
+    try:
+        return int(quota) / int(period or 100_000)
+    except ValueError:
+        return None
+
+
+def shares_to_weight(shares: int) -> int:
+    """cgroup v2 cpu.weight for Docker's --cpu-shares (runc's conversion)."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def _configured_limits(hc: dict) -> dict:
+    cpus = None
+    if hc.get("NanoCpus"):
+        cpus = hc["NanoCpus"] / 1e9
+    elif (hc.get("CpuQuota") or 0) > 0:
+        cpus = hc["CpuQuota"] / (hc.get("CpuPeriod") or 100_000)
+    swap = hc.get("MemorySwap") or None
+    return {"memory": hc.get("Memory") or None, "memory_swap": UNLIMITED if swap == -1 else swap, "cpus": cpus,
+            "pids": hc["PidsLimit"] if (hc.get("PidsLimit") or 0) > 0 else None,
+            "cpu_shares": hc.get("CpuShares") or None, "cpuset": hc.get("CpusetCpus") or None}
+
+
+def _cpu_list(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in str(text).replace(" ", "").split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.update(range(int(a), int(b) + 1))
+        elif part:
+            out.add(int(part))
+    return out
+
+
+def _same(key: str, a, b) -> bool:
+    if a is None or b is None or UNLIMITED in (a, b):
+        return a == b
+    if key in ("memory", "memory_swap"):
+        return abs(a - b) < 4096  # the kernel rounds to whole pages
+    if key == "cpus":
+        return abs(a - b) < 0.005
+    if key == "cpuset":
+        return _cpu_list(a) == _cpu_list(b)
+    return a == b
+
+
+def _show(key: str, v) -> str:
+    if v is None or v == UNLIMITED:
+        return "none" if v is None else UNLIMITED
+    if key in ("memory", "memory_swap"):
+        return human_size(v)
+    if key == "cpus":
+        return f"{v:g} CPUs"
+    return str(v)
+
+
+@check("container.limits", name=NAME,
+       memory=Param((str, int), default=None, doc="e.g. 64m"), cpus=Param(float, default=None, doc="e.g. 0.5"),
+       pids=Param(int, default=None, doc="--pids-limit"), cpu_shares=Param(int, default=None),
+       cpuset=Param(str, default=None, doc="e.g. 0 or 0-1"),
+       memory_swap=Param((str, int), default=None, doc="memory + swap, e.g. 64m; -1 for unlimited"))
+def limits(ctx, name, memory=None, cpus=None, pids=None, cpu_shares=None, cpuset=None, memory_swap=None):
+    """The container has the expected resource limits, enforced by its cgroup."""
+    wanted = {"memory": parse_size(memory) if memory is not None else None,
+              "memory_swap": None if memory_swap is None else (UNLIMITED if str(memory_swap) == "-1"
+                                                               else parse_size(memory_swap)),
+              "cpus": cpus, "pids": pids, "cpu_shares": cpu_shares, "cpuset": cpuset}
+    given = {"memory": memory, "memory_swap": memory_swap, "cpus": cpus, "pids": pids, "cpu_shares": cpu_shares,
+             "cpuset": cpuset}
+    wanted = {k: v for k, v in wanted.items() if v is not None}
+    ins = _inspect(ctx, name)
+    cname = _cname(ins, name)
+    configured = _configured_limits(ins.get("HostConfig") or {})
+    enforced: dict = {}
+    pid = (ins.get("State") or {}).get("Pid")
+    if pid and ins["State"].get("Running"):
+        text = _read(PROC / str(pid) / "cgroup")
+        if text:
+            enforced = cgroup_limits(text)
+    if "cpu_weight" in enforced and "cpu_shares" not in enforced:
+        enforced["cpu_shares"] = enforced["cpu_weight"]  # compared below against the converted shares
+    problems: list[tuple[str, str, str]] = []  # (reason, key, message)
+    for key, want in wanted.items():
+        have, label = configured[key], LIMIT_NAMES[key]
+        real = enforced.get(key)
+        if key == "cpu_shares" and "cpu_weight" in enforced and isinstance(have, int):
+            real = have if enforced["cpu_weight"] == shares_to_weight(have) else f"cpu.weight {enforced['cpu_weight']}"
+        if have is None:
+            problems.append(("no_limit", key, f"no {label} is set; expected {_show(key, want)}"))
+        elif not _same(key, have, want):
+            differs = key in enforced and not _same(key, real, have)
+            also = f" (the cgroup enforces {_show(key, real)})" if differs else ""
+            problems.append(("wrong_value", key, f"{label} is {_show(key, have)}{also}; expected {_show(key, want)}"))
+        elif key in enforced and not _same(key, real, want):
+            shown = real if isinstance(real, str) and real.startswith("cpu.weight") else _show(key, real)
+            problems.append(("not_enforced", key, f"{label} is configured as {_show(key, have)} but its cgroup "
+                                                  f"enforces {shown} ({enforced['files'].get(key, '?')}); "
+                                                  f"expected {_show(key, want)}"))
+    evidence = {"configured": {k: configured[k] for k in wanted},
+                "enforced": {k: enforced.get(k) for k in wanted} if enforced else "not read (container not running)",
+                "cgroup_files": {k: enforced.get("files", {}).get(k) for k in wanted} if enforced else {}}
+    if not problems:
+        shown = ", ".join(f"{LIMIT_NAMES[k]} {_show(k, configured[k])}" for k in wanted)
+        how = " (enforced by its cgroup)" if enforced else " (configured; not running, so the cgroup was not read)"
+        return ok(f"container {cname}: {shown}{how}", **evidence)
+    reason, key, _ = problems[0]
+    if reason == "not_enforced":
+        hint = (f"Docker recorded the limit but the kernel does not apply it: restart the container "
+                f"(docker restart {cname}); if that does not help, run dockyard status to see the cgroup controllers")
+    else:
+        flags = " ".join(f"{LIMIT_FLAGS[k]} {given[k]}" for _r, k, _m in problems if _r != "not_enforced")
+        hint = (f"set it when creating the container: docker run {flags} ... "
+                f"(or change it in place: docker update {flags} {cname})")
+    return fail(f"container {cname}: " + "; ".join(m for _r, _k, m in problems), reason=reason, hint=hint, **evidence)

@@ -125,6 +125,9 @@ def state(ctx, name, status="running", oom_killed=None, exit_code=None):
     memory = (ins.get("HostConfig") or {}).get("Memory") or 0
     limit = human_size(memory) if memory else "none"
     if actual != status:
+        if status == "running" and actual == "created":
+            return fail(f"container {cname} was created but never started; expected running", reason="not_started",
+                        hint=f"start it: docker start {cname}", **evidence)
         if status == "running":
             tail = _log_tail(ctx, cname)
             hint = f"find out why it stopped: docker logs {cname}"
@@ -302,6 +305,13 @@ def namespace(ctx, name, kind, mode, with_container=None):
         hint = f"start {cname} with {NS_FLAGS[kind]} container:{target}"
     elif mode == "host":
         want, hint = f"host ({host})" if host else "host", f"start {cname} with {NS_FLAGS[kind]} host"
+    elif configured != "private" and kind == "cgroup":
+        want = "private"
+        hint = f"start {cname} with --cgroupns private (private is the default only on cgroup v2 hosts)"
+    elif configured != "private" and kind == "user":
+        want = "private"
+        hint = ("a container gets its own user namespace only when the daemon runs with --userns-remap "
+                "(a daemon setting, not a docker run flag)")
     elif configured != "private":
         want = "private"
         hint = (f"remove {NS_FLAGS[kind]} {hc.get(NS_FIELDS[kind])} from the docker run command: "

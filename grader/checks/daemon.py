@@ -95,7 +95,7 @@ LABEL_HOW = {
 }
 
 
-def _labels(ctx, kind: str, name: str) -> dict:
+def _labels(ctx, kind: str, name: str, want: dict) -> dict:
     try:
         if kind == "container":
             data = ctx.container(name)["Config"]
@@ -106,10 +106,10 @@ def _labels(ctx, kind: str, name: str) -> dict:
         else:
             data = _api(ctx, f"inspecting network {name}", "inspect_network", name)
     except (ContainerNotFound, ImageNotFound) as exc:
-        raise Failed(_no_object(kind, name, exc.problem)) from None
+        raise Failed(_no_object(kind, name, exc.problem, want)) from None
     except DockerAPIError as exc:
         if exc.status == 404:
-            raise Failed(_no_object(kind, name, exc.problem)) from None
+            raise Failed(_no_object(kind, name, exc.problem, want)) from None
         raise
     return (data or {}).get("Labels") or {}
 
@@ -118,11 +118,11 @@ def _kv(kind: str, pairs: dict) -> str:
     return (" " if kind == "image" else " --label ").join(f"{k}={v}" for k, v in pairs.items())
 
 
-def _no_object(kind: str, name: str, problem: str):
+def _no_object(kind: str, name: str, problem: str, labels: dict):
     create = {"container": f"docker run --name {name} ...", "image": f"docker build -t {name} .",
               "volume": f"docker volume create {name}", "network": f"docker network create {name}"}[kind]
-    return fail(f"there is no {kind} {name!r}; expected one with the labels ({problem})", reason="missing_object",
-                hint=f"create it with its labels: {create}")
+    return fail(f"there is no {kind} {name!r}; expected one labeled {', '.join(f'{k}={v}' for k, v in labels.items())}", reason="missing_object",
+                hint=f"create it with its labels: {create}", problem=problem)
 
 
 @check("daemon.labeled", kind=Param(str, doc="container, image, volume or network", choices=("container", "image", "volume", "network")),
@@ -132,7 +132,7 @@ def labeled(ctx, kind, name, labels):
     """The object carries the expected labels."""
     if kind not in KINDS:
         raise ValueError(f"daemon.labeled: kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    have = _labels(ctx, kind, name)
+    have = _labels(ctx, kind, name, labels)
     evidence = {"labels": have}
     missing = [k for k in labels if k not in have]
     wrong = [k for k, v in labels.items() if k in have and v is not None and str(have[k]) != str(v)]

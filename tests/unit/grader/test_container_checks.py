@@ -174,7 +174,8 @@ def test_state_still_running_and_created(ctx):
     o = run(ctx, "container.state", name="web", exit_code=0)
     assert o.reason == "still_running" and "still running; expected exited" in o.message
     o = run(ctx, "container.state", name="created", status="running")
-    assert o.reason == "not_running" and "is created; expected running" in o.message
+    assert o.reason == "not_started" and "was created but never started; expected running" in o.message
+    assert o.hint.startswith("start it: docker start ")
 
 
 def test_state_hints_differ_by_reason(ctx):

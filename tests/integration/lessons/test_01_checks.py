@@ -1,0 +1,166 @@
+"""Lesson 01's self-checks: each Try it solved the way the notebook asks passes; wrong attempts fail usefully.
+
+The exercises are done here as a learner would, with the docker CLI pointed at the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import grader
+
+LAB = "01-namespaces"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "01-namespaces.ipynb"
+NAMES = ["try-pidhost", "try-web", "try-sidecar", "try-uts", "try-cgns"]
+
+
+def docker(box, cmd: str) -> str:
+    """Run one docker command against the sandbox, as the learner's sh("...") would; fail loudly."""
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **box.env()})
+    assert res.returncode == 0, f"`{cmd}` failed ({res.returncode}): {res.stdout}{res.stderr}"
+    return res.stdout
+
+
+@pytest.fixture
+def box(sandbox, tracked):
+    """The shared sandbox with none of this lesson's exercise containers; they are removed afterwards too."""
+    tracked["containers"].extend(NAMES)
+    docker(sandbox, "docker rm -f " + " ".join(NAMES) + " 2>/dev/null; true")
+    return sandbox
+
+
+def grade(box, task: str) -> dict:
+    report = grader.grade(grader.find_lab(LAB), sandbox=box, only_tasks=[task])
+    assert report.results, f"task {task} has no checks"
+    assert all(r.task == task for r in report.results)
+    return {r.id: r for r in report.results}
+
+
+def assert_all_pass(results: dict):
+    __tracebackhide__ = True
+    failed = [f"{r.id}: {r.message} (hint: {r.hint})" for r in results.values() if not r.passed]
+    assert not failed, "\n".join(failed)
+
+
+def assert_fails(result, reason: str, *in_message: str, hint: str | None = None):
+    __tracebackhide__ = True
+    assert not result.passed, f"{result.id} passed, expected it to fail with {reason}: {result.message}"
+    assert result.status == "failed", f"{result.id} could not run: {result.message}"
+    assert result.reason == reason, f"{result.id}: reason {result.reason!r}, expected {reason!r}: {result.message}"
+    for text in in_message:
+        assert text in result.message, f"{result.id}: {text!r} not in message {result.message!r}"
+    if hint:
+        assert result.hint and hint in result.hint, f"{result.id}: {hint!r} not in hint {result.hint!r}"
+
+
+def wait_listening(box, name: str, port: int = 80, budget: float = 5.0):
+    """A learner types the next command after httpd has long started; give it that moment here."""
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline:
+        if f":{port} " in docker(box, f"docker exec {name} netstat -ltn"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on port {port} in {name} after {budget} s")
+
+
+def test_spec_tasks_match_the_notebooks_check_cells():
+    lab = grader.load(grader.find_lab(LAB))
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    in_notebook = re.findall(r'grader\.check\("01-namespaces", task="([^"]+)"\)',
+                             "\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+    assert in_notebook == [t.id for t in lab.tasks]
+
+
+def test_nothing_done_fails_every_check_with_a_start_hint(box):
+    report = grader.grade(grader.find_lab(LAB), sandbox=box)
+    assert report.score == 0
+    for r in report.results:
+        assert_fails(r, "missing", "there is no container named", hint="docker run --name")
+
+
+# --- 1. try-pidhost ---------------------------------------------------------------------
+def test_pidhost_solution_passes(box):
+    docker(box, "docker run -d --name try-pidhost --pid=host busybox sleep 3600")
+    assert_all_pass(grade(box, "pid-host"))
+
+
+def test_pidhost_in_its_own_pid_namespace_fails(box):
+    docker(box, "docker run -d --name try-pidhost busybox sleep 3600")
+    r = grade(box, "pid-host")
+    assert r["pidhost-running"].passed
+    assert_fails(r["pidhost-pid-host"], "private", "pid namespace of try-pidhost is private", "expected host",
+                 hint="--pid host")
+
+
+def test_pidhost_that_exited_fails_with_the_lessons_hint(box):
+    docker(box, "docker run --name try-pidhost --pid=host busybox true")
+    r = grade(box, "pid-host")
+    assert_fails(r["pidhost-running"], "not_running", "exited (exit code 0)", hint="sleep 3600")
+    assert_fails(r["pidhost-pid-host"], "not_running", "needs it running")
+
+
+# --- 2. try-web + try-sidecar ---------------------------------------------------------------
+def test_shared_net_solution_passes(box):
+    docker(box, "docker run -d --name try-web busybox httpd -f -p 80 -h /tmp")
+    docker(box, "docker run -d --name try-sidecar --network container:try-web busybox sleep 3600")
+    wait_listening(box, "try-sidecar")
+    assert_all_pass(grade(box, "shared-net"))
+
+
+def test_sidecar_in_its_own_network_namespace_fails(box):
+    docker(box, "docker run -d --name try-web busybox httpd -f -p 80 -h /tmp")
+    docker(box, "docker run -d --name try-sidecar busybox sleep 3600")
+    wait_listening(box, "try-web")
+    r = grade(box, "shared-net")
+    assert r["web-running"].passed
+    assert_fails(r["sidecar-net-shared"], "private", "net namespace of try-sidecar is private",
+                 "expected shared with try-web", hint="--network container:try-web")
+    assert_fails(r["sidecar-sees-port-80"], "missing_output", "':80 '", hint="try-web's network namespace")
+
+
+def test_web_server_that_went_to_the_background_fails_with_the_lessons_hint(box):
+    # without -f busybox httpd forks into the background, and the container's main process ends
+    docker(box, "docker run -d --name try-web busybox httpd -p 80 -h /tmp")
+    deadline = time.monotonic() + 10
+    while json.loads(docker(box, "docker inspect -f '{{json .State.Running}}' try-web")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = grade(box, "shared-net")
+    assert_fails(r["web-running"], "not_running", "try-web is exited", hint="httpd -f -p 80")
+    assert_fails(r["sidecar-net-shared"], "missing", "there is no container named try-sidecar")
+
+
+# --- 3. try-uts ----------------------------------------------------------------------------
+def test_hostname_solution_passes(box):
+    docker(box, "docker run -d --name try-uts --hostname dockyard-lab busybox sleep 3600")
+    assert_all_pass(grade(box, "hostname"))
+
+
+def test_default_hostname_fails_quoting_both_names(box):
+    cid = docker(box, "docker run -d --name try-uts busybox sleep 3600").strip()
+    r = grade(box, "hostname")
+    assert_fails(r["uts-hostname"], "wrong_value", f"'{cid[:12]}'", "expected 'dockyard-lab'",
+                 hint="--hostname dockyard-lab")
+    assert_fails(r["uts-hostname-inside"], "missing_output", "dockyard-lab", cid[:12])
+
+
+# --- 4. try-cgns (the outline's "six namespaces") ------------------------------------------
+def test_cgroupns_solution_passes(box):
+    docker(box, "docker run -d --name try-cgns --cgroupns=private busybox sleep 3600")
+    assert_all_pass(grade(box, "cgroup-ns"))
+
+
+def test_host_cgroupns_fails_with_the_lessons_hint(box):
+    docker(box, "docker run -d --name try-cgns --cgroupns=host busybox sleep 3600")
+    r = grade(box, "cgroup-ns")
+    assert r["cgns-running"].passed
+    assert_fails(r["cgns-private"], "host", "cgroup namespace of try-cgns is host", "expected private",
+                 hint="--cgroupns=private")

@@ -14,7 +14,7 @@ LIMIT_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--
                "cpu_shares": "--cpu-shares", "cpuset": "--cpuset-cpus"}
 
 LIMIT_NAMES = {"memory": "memory limit", "memory_swap": "memory+swap limit", "cpus": "CPU limit",
-               "pids": "process limit", "cpu_shares": "CPU shares", "cpuset": "CPU set"}
+               "pids": "process limit", "cpu_shares": "CPU share weight", "cpuset": "CPU set"}
 UNLIMITED = "unlimited"
 
 
@@ -155,7 +155,7 @@ def _show(key: str, v) -> str:
     if key in ("memory", "memory_swap"):
         return human_size(v)
     if key == "cpus":
-        return f"{v:g} CPUs"
+        return f"{v:g} CPU" + ("" if v == 1 else "s")
     return str(v)
 
 

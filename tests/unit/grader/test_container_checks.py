@@ -355,7 +355,7 @@ def test_limits_wrong_value_quotes_expected_and_actual(ctx, v1):
     o = run(ctx, "container.limits", name="web", memory="128m", cpus=1)
     assert o.reason == "wrong_value"
     assert o.message == ("container web: memory limit is 64 MiB; expected 128 MiB; "
-                         "CPU limit is 0.5 CPUs; expected 1 CPUs")
+                         "CPU limit is 0.5 CPUs; expected 1 CPU")
     assert "docker run --memory 128m --cpus 1" in o.hint and "docker update" in o.hint
 
 
@@ -371,7 +371,7 @@ def test_limits_not_enforced_quotes_configured_and_enforced(ctx, v1):
     o = run(ctx, "container.limits", name="web", memory="64m", cpus=0.5, pids=50)
     assert o.reason == "not_enforced"
     assert "memory limit is configured as 64 MiB but its cgroup enforces unlimited" in o.message
-    assert "CPU limit is configured as 0.5 CPUs but its cgroup enforces 1 CPUs" in o.message
+    assert "CPU limit is configured as 0.5 CPUs but its cgroup enforces 1 CPU" in o.message
     assert "memory.limit_in_bytes" in o.message and "docker restart web" in o.hint
 
 

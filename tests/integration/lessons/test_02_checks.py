@@ -1,0 +1,181 @@
+"""Lesson 02's self-checks: each Try it solved as the notebook asks passes; wrong attempts fail with
+messages that quote the limit found and the limit wanted.
+
+The exercises are done as a learner would, with the docker CLI pointed at the sandbox. The limits
+check reads both Docker's configuration and the container's cgroup files, so one test also changes
+a cgroup file behind Docker's back and expects the check to notice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import grader
+from dockyard import cgroups
+
+LAB = "02-cgroups"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "02-cgroups.ipynb"
+NAMES = ["try-mem", "try-cpu", "try-shares"]
+MiB = 2**20
+
+
+def docker(box, cmd: str) -> str:
+    """Run one docker command against the sandbox, as the learner's sh("...") would; fail loudly."""
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **box.env()})
+    assert res.returncode == 0, f"`{cmd}` failed ({res.returncode}): {res.stdout}{res.stderr}"
+    return res.stdout
+
+
+@pytest.fixture
+def box(sandbox, tracked):
+    """The shared sandbox without this lesson's exercise containers; they are removed afterwards too."""
+    tracked["containers"].extend(NAMES)
+    docker(sandbox, "docker rm -f " + " ".join(NAMES) + " 2>/dev/null; true")
+    return sandbox
+
+
+def grade(box, task: str) -> dict:
+    report = grader.grade(grader.find_lab(LAB), sandbox=box, only_tasks=[task])
+    assert report.results, f"task {task} has no checks"
+    assert all(r.task == task for r in report.results)
+    return {r.id: r for r in report.results}
+
+
+def assert_all_pass(results: dict):
+    __tracebackhide__ = True
+    failed = [f"{r.id}: {r.message} (hint: {r.hint})" for r in results.values() if not r.passed]
+    assert not failed, "\n".join(failed)
+
+
+def assert_fails(result, reason: str, *in_message: str, hint: str | None = None):
+    __tracebackhide__ = True
+    assert not result.passed, f"{result.id} passed, expected it to fail with {reason}: {result.message}"
+    assert result.status == "failed", f"{result.id} could not run: {result.message}"
+    assert result.reason == reason, f"{result.id}: reason {result.reason!r}, expected {reason!r}: {result.message}"
+    for text in in_message:
+        assert text in result.message, f"{result.id}: {text!r} not in message {result.message!r}"
+    if hint:
+        assert result.hint and hint in result.hint, f"{result.id}: {hint!r} not in hint {result.hint!r}"
+
+
+def enforced(result) -> dict:
+    """What the check read from the cgroup files (it must have read them: the container runs)."""
+    __tracebackhide__ = True
+    values = result.evidence.get("enforced")
+    assert isinstance(values, dict), f"{result.id} did not read the cgroup files: {values!r}"
+    return values
+
+
+def test_spec_tasks_match_the_notebooks_check_cells():
+    lab = grader.load(grader.find_lab(LAB))
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    in_notebook = re.findall(r'grader\.check\("02-cgroups", task="([^"]+)"\)',
+                             "\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+    assert in_notebook == [t.id for t in lab.tasks] == NAMES
+
+
+def test_nothing_done_fails_every_check_naming_the_container(box):
+    report = grader.grade(grader.find_lab(LAB), sandbox=box)
+    assert report.score == 0
+    for r in report.results:
+        assert_fails(r, "missing", "there is no container named try-", hint="docker run")
+
+
+# --- 1. try-mem ------------------------------------------------------------------------
+def test_mem_solution_passes_and_is_read_from_the_cgroup(box):
+    docker(box, "docker run -d --name try-mem -m 128m busybox sleep 3600")
+    r = grade(box, "try-mem")
+    assert_all_pass(r)
+    assert enforced(r["try-mem-memory"])["memory"] == 128 * MiB
+    assert "enforced by its cgroup" in r["try-mem-memory"].message
+
+
+def test_mem_with_the_lessons_64m_fails_quoting_both_sizes(box):
+    docker(box, "docker run -d --name try-mem -m 64m --memory-swap 64m busybox sleep 3600")
+    r = grade(box, "try-mem")
+    assert r["try-mem-running"].passed
+    assert_fails(r["try-mem-memory"], "wrong_value", "memory limit is 64 MiB", "expected 128 MiB", hint="--memory 128m")
+
+
+def test_mem_without_a_limit_fails(box):
+    docker(box, "docker run -d --name try-mem busybox sleep 3600")
+    r = grade(box, "try-mem")
+    assert_fails(r["try-mem-memory"], "no_limit", "no memory limit is set", "expected 128 MiB",
+                 hint="docker update --memory 128m try-mem")
+
+
+def test_mem_container_that_exited_fails_with_the_lessons_hint(box):
+    # no command: busybox runs sh, which ends at once without a terminal
+    docker(box, "docker run --name try-mem -m 128m busybox")
+    r = grade(box, "try-mem")
+    assert_fails(r["try-mem-running"], "not_running", "try-mem is exited", "expected running", hint="sleep 3600")
+    # the configured limit is right; it is reported as configured only, the cgroup being gone
+    assert r["try-mem-memory"].passed
+    assert "not running" in r["try-mem-memory"].message
+
+
+# --- 2. try-cpu ------------------------------------------------------------------------
+def test_cpu_solution_passes_and_is_read_from_the_cgroup(box):
+    docker(box, "docker run -d --name try-cpu --cpus 0.5 --pids-limit 50 busybox sleep 3600")
+    r = grade(box, "try-cpu")
+    assert_all_pass(r)
+    seen = enforced(r["try-cpu-limits"])
+    assert seen["cpus"] == pytest.approx(0.5) and seen["pids"] == 50
+
+
+def test_cpu_with_a_whole_cpu_and_no_pids_limit_names_both_problems(box):
+    docker(box, "docker run -d --name try-cpu --cpus 1 busybox sleep 3600")
+    r = grade(box, "try-cpu")
+    assert_fails(r["try-cpu-limits"], "wrong_value", "CPU limit is 1 CPU", "expected 0.5 CPUs",
+                 "no process limit is set; expected 50", hint="--pids-limit 50")
+    assert "--cpus 0.5" in r["try-cpu-limits"].hint
+
+
+def test_cpu_limit_changed_behind_dockers_back_is_caught(box):
+    """Configured right, but the kernel enforces something else: only the cgroup file tells."""
+    docker(box, "docker run -d --name try-cpu --cpus 0.5 --pids-limit 50 busybox sleep 3600")
+    pid = int(docker(box, "docker inspect -f '{{.State.Pid}}' try-cpu"))
+    h = cgroups.detect()
+    line = next(ln.split(":", 2) for ln in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+                if (h.version == 2 and ln.startswith("0::")) or (h.version == 1 and "pids" in ln.split(":")[1].split(",")))
+    if h.version == 2:
+        pids_max = h.root / line[2].lstrip("/") / "pids.max"
+    else:
+        pids_max = (h.root / "pids" if (h.root / "pids").is_dir() else h.root / line[1]) / line[2].lstrip("/") / "pids.max"
+    pids_max.write_text("100")
+    r = grade(box, "try-cpu")
+    assert_fails(r["try-cpu-limits"], "not_enforced", "process limit is configured as 50",
+                 "enforces 100", str(pids_max), hint="docker restart try-cpu")
+
+
+# --- 3. try-shares ---------------------------------------------------------------------
+def test_shares_solution_passes_and_is_read_from_the_cgroup(box):
+    docker(box, "docker run -d --name try-shares --cpu-shares 512 --cpuset-cpus 0 busybox sleep 3600")
+    r = grade(box, "try-shares")
+    assert_all_pass(r)
+    seen = enforced(r["try-shares-limits"])
+    assert seen["cpuset"] == "0"
+    assert seen["cpu_shares"] == 512  # on v2 the check compares cpu.weight with Docker's conversion of 512
+
+
+def test_shares_with_default_weight_on_both_cpus_fails(box):
+    docker(box, "docker run -d --name try-shares --cpuset-cpus 0-1 busybox sleep 3600")
+    r = grade(box, "try-shares")
+    assert_fails(r["try-shares-limits"], "no_limit", "no CPU share weight is set; expected 512",
+                 "CPU set is 0-1", "expected 0", hint="--cpu-shares 512 --cpuset-cpus 0")
+
+
+def test_shares_pinned_to_the_wrong_cpu_fails(box):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs a second CPU to pin to")
+    docker(box, "docker run -d --name try-shares --cpu-shares 512 --cpuset-cpus 1 busybox sleep 3600")
+    r = grade(box, "try-shares")
+    assert r["try-shares-running"].passed
+    assert_fails(r["try-shares-limits"], "wrong_value", "CPU set is 1; expected 0", hint="--cpuset-cpus 0")

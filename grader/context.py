@@ -131,7 +131,9 @@ class Context:
         t0 = time.monotonic()
         api = _fresh_api(self.client, timeout)
         try:
+            # timeout= here: docker-py's build() otherwise overrides the client's timeout with None
             stream = api.build(path=str(context_dir), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
+                               timeout=timeout,
                                network_mode="none", labels=self.labels, decode=True, pull=False,
                                container_limits={"memory": self.memory, "memswap": self.memory,
                                                  "cpushares": 512})
@@ -198,6 +200,7 @@ class Context:
         """Start a container from ``image`` with ``port`` published on 127.0.0.1; returns its inspect data."""
         image = self.builds[image].image_id if image in self.builds else image
         try:
+            self.image(image)  # a missing image is the learner's fault to report, never a pull
             c = self.client.containers.run(
                 image, cmd, detach=True, labels=self.labels, mem_limit=self.memory, memswap_limit=self.memory,
                 pids_limit=self.pids, nano_cpus=int(self.cpus * 1e9), ports={f"{port}/tcp": ("127.0.0.1", None)})
@@ -258,10 +261,18 @@ def _unix(client) -> str:
 
 
 def _is_timeout(exc: Exception) -> bool:
+    """A read that waited longer than the client's timeout, however requests/urllib3 wrap it."""
     import requests
+    import urllib3
 
-    return isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError, TimeoutError)) and \
-        "timed out" in str(exc).lower() or isinstance(exc, (requests.exceptions.ReadTimeout, TimeoutError))
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
+            return True
+        if "timed out" in str(seen).lower() and isinstance(seen, requests.exceptions.ConnectionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _with_timeout(fn, timeout: float, what: str):

@@ -1,0 +1,155 @@
+"""A stand-in for grader.context.Context that answers from recorded data (no daemon).
+
+    ctx = FakeContext(images={"web": load_data("web_good")},
+                      run_results={"stat -c %a %u %g %U %G /app/app.py": (0, "644 0 0 root root\\n")},
+                      submission=tmp_path)
+
+Answers for ``run``, ``exec``, ``build`` and ``start_service`` may be a dict (keyed
+by the command joined with spaces, or by image / tag / container name), a list
+(answered in order) or a callable taking the same arguments as the real method.
+Every call is appended to ``ctx.calls`` as ``(method, args, kwargs)``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from dockyard.errors import ContainerNotFound, ImageNotFound
+
+DATA = Path(__file__).parent / "data"
+
+
+def load_data(name: str):
+    """A recorded inspect/history dict from tests/unit/grader/data/<name>.json (a fresh copy each call)."""
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def _key(cmd) -> str:
+    if cmd is None:
+        return ""
+    return cmd if isinstance(cmd, str) else shlex.join(cmd)
+
+
+def _answer(table, key, what, *args, **kwargs):
+    if callable(table):
+        return table(*args, **kwargs)
+    if isinstance(table, list):
+        if not table:
+            raise AssertionError(f"FakeContext: no more recorded answers for {what} ({key!r})")
+        return table.pop(0)
+    if table is None or key not in table:
+        raise AssertionError(f"FakeContext: no recorded answer for {what} {key!r}; have {list(table or {})}")
+    return table[key]
+
+
+class FakeContext:
+    def __init__(self, images=None, containers=None, run_results=None, submission=None, *, histories=None,
+                 logs=None, builds=None, services=None, exec_results=None, run_id="fake"):
+        self.images = dict(images or {})
+        self.containers_ = dict(containers or {})
+        self.run_results = run_results
+        self.submission = Path(submission) if submission else None
+        self.histories = dict(histories or {})
+        self.logs_ = dict(logs or {})
+        self.build_results = builds
+        self.services = services
+        self.exec_results = exec_results
+        self.run_id = run_id
+        self.labels = {"org.dockyard.grader": run_id}
+        self.builds: dict = {}
+        self.failed_builds: dict = {}
+        self.calls: list[tuple[str, tuple, dict]] = []
+        self.sandbox = None
+        self.client = None
+        self.cleaned = False
+
+    def _record(self, method, *args, **kwargs):
+        self.calls.append((method, args, kwargs))
+
+    def calls_to(self, method: str) -> list[tuple[tuple, dict]]:
+        return [(a, kw) for m, a, kw in self.calls if m == method]
+
+    # --- the Context interface ------------------------------------------------------
+    def path(self, rel: str = ".") -> Path:
+        return ((self.submission or Path.cwd()) / rel).resolve()
+
+    def image(self, ref: str) -> dict:
+        self._record("image", ref)
+        if ref in self.failed_builds:
+            from grader.checks.base import Failed, fail
+
+            raise Failed(fail(f"image {ref} was not built: {self.failed_builds[ref].problem}", reason="not_built",
+                              hint="fix the build first"))
+        if ref in self.builds and self.builds[ref].image_id in self.images:
+            return self.images[self.builds[ref].image_id]
+        if ref not in self.images:
+            raise ImageNotFound(f"inspecting image {ref}: image not found (no such image: {ref})", status=404)
+        return self.images[ref]
+
+    def image_history(self, ref: str) -> list[dict]:
+        self.image(ref)
+        return self.histories.get(ref, [])
+
+    def container(self, name: str) -> dict:
+        self._record("container", name)
+        for key, c in self.containers_.items():
+            if name in (key, c.get("Id"), c.get("Name", "").lstrip("/")) or c.get("Id", "").startswith(name):
+                return c
+        raise ContainerNotFound(f"inspecting container {name}: not found (No such container: {name})", status=404)
+
+    def containers(self, **filters) -> list[dict]:
+        self._record("containers", **filters)
+        return list(self.containers_.values())
+
+    def exec(self, name, cmd, user=None, timeout=30):
+        self._record("exec", name, cmd, user=user, timeout=timeout)
+        return _answer(self.exec_results, _key(cmd), "exec", name, cmd, user=user, timeout=timeout)
+
+    def logs(self, name: str, tail: int = 200) -> str:
+        self._record("logs", name, tail=tail)
+        return self.logs_.get(name, "")
+
+    def build(self, context_dir, dockerfile="Dockerfile", tag=None, timeout=None):
+        self._record("build", context_dir, dockerfile, tag, timeout=timeout)
+        if tag in self.failed_builds:
+            raise self.failed_builds[tag]
+        result = _answer(self.build_results, tag, "build", context_dir, dockerfile, tag, timeout)
+        if isinstance(result, BaseException):
+            self.failed_builds[tag] = result
+            raise result
+        self.builds[tag] = result
+        return result
+
+    def run(self, image, cmd=None, *, timeout=30, user=None, entrypoint=None, network=False):
+        kw = dict(timeout=timeout, user=user, entrypoint=entrypoint, network=network)
+        self._record("run", image, cmd, **kw)
+        result = _answer(self.run_results, _key(cmd), "run", image, cmd, **kw)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def start_service(self, image, port, cmd=None):
+        self._record("start_service", image, port, cmd=cmd)
+        result = _answer(self.services, image, "start_service", image, port, cmd)
+        if isinstance(result, BaseException):
+            raise result
+        self.containers_.setdefault(result.get("Id", image), result)
+        return result
+
+    def cleanup(self):
+        self.cleaned = True
+
+
+def run_check(name: str, ctx, /, **params):
+    """Validate ``params`` as the spec loader would, run the check, return its Outcome (``Failed`` included)."""
+    from grader.checks.base import Failed, get
+
+    ct = get(name)
+    problems = ct.validate(params)
+    assert not problems, problems
+    try:
+        return ct.func(ctx, **params)
+    except Failed as exc:
+        return exc.outcome

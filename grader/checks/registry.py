@@ -52,7 +52,7 @@ def _find(reg, repo: str, tag: str):
     if tag not in tags:
         raise Failed(fail(f"{repo} has no tag {tag!r} in the sandbox registry (tags: {', '.join(tags) or 'none'})",
                           reason="no_tag", tags=tags,
-                          hint=f"push that tag too: docker tag {repo}:{tag} {PUSH}/{repo}:{tag} && "
+                          hint=f"push that tag too: docker tag IMAGE {PUSH}/{repo}:{tag} && "
                                f"docker push {PUSH}/{repo}:{tag}"))
     return tags
 

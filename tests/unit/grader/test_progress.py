@@ -20,3 +20,12 @@ def test_best_result_per_lab_and_task_survives_and_never_drops(tmp_path):
 
 def test_empty_progress_says_what_to_do(tmp_path):
     assert "dockyard check" in progress.table(progress.load(tmp_path / "none.json"))
+
+
+def test_checking_one_task_leaves_the_others_alone(tmp_path):
+    f = tmp_path / "progress.json"
+    progress.record(f, report(2, 3))
+    only_a = Report(lab="05-dockerfile", title="Lab 05", tasks=(("a", "A"), ("b", "B")), results=(
+        CheckResult("a1", "A", 0, 2, False, "m", task="a"),))
+    entry = progress.record(f, only_a)
+    assert entry["tasks"] == {"a": [2, 2], "b": [3, 3]} and entry["total"] == 5 and entry["best"] == 5

@@ -133,12 +133,19 @@ class Report:
     __str__ = table
 
     def _repr_html_(self) -> str:
+        return self.html()
+
+    def html(self, *, reveal_hidden: bool = True) -> str:
         rows = []
         titles = dict(self.tasks)
         for task, results in self.by_task().items():
             if task and results:
                 rows.append(f"<tr><th colspan=4 style='text-align:left'>{html.escape(titles.get(task, task))}</th></tr>")
             for r in results:
+                if r.hidden and not reveal_hidden and not r.passed:
+                    rows.append(f"<tr><td style='color:#cf222e;font-weight:bold'>{r.mark}</td><td>hidden check</td>"
+                                f"<td>{_pts(r.points)}/{_pts(r.max_points)}</td><td></td></tr>")
+                    continue
                 color = "#1a7f37" if r.passed else "#cf222e"
                 hint = (f"<details><summary>hint</summary>{html.escape(r.hint)}</details>"
                         if r.hint and not r.passed else "")

@@ -7,6 +7,23 @@ import html
 from .result import Report
 
 
+class CheckView:
+    """Shows as the live widget in JupyterLab, and as the report's HTML/text where widgets do not
+    render (a saved or unattended-executed notebook, a terminal)."""
+
+    def __init__(self, widget, report: Report):
+        self.widget, self.report = widget, report
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        data["text/html"] = self.report.html(reveal_hidden=False)
+        data["text/plain"] = self.report.table(reveal_hidden=False)
+        return data
+
+    def __repr__(self) -> str:
+        return self.report.table(reveal_hidden=False)
+
+
 def report_widget(report: Report, *, reveal_hidden: bool = False):
     """An ipywidgets view of ``report``; falls back to the report itself (it renders as HTML)."""
     try:
@@ -42,4 +59,4 @@ def report_widget(report: Report, *, reveal_hidden: bool = False):
             button.observe(toggle, names="value")
             rows.append(w.HBox([line, button]))
             rows.append(hint)
-    return w.VBox(rows)
+    return CheckView(w.VBox(rows), report)

@@ -112,7 +112,8 @@ def exists(ctx, name):
                     "when exit_code or oom_killed=true is given"),
        oom_killed=Param(bool, default=None, doc="whether the OOM killer must (true) or must not (false) "
                         "have killed it"),
-       exit_code=Param(int, default=None, doc="the exit code it must have stopped with"))
+       exit_code=Param((int, list), default=None, doc="the exit code it must have stopped with "
+                       "(or a list of acceptable codes, e.g. [0, 143] for a graceful stop)"))
 def state(ctx, name, status="running", oom_killed=None, exit_code=None):
     """The container is in the expected state."""
     ins = _inspect(ctx, name)
@@ -151,9 +152,11 @@ def state(ctx, name, status="running", oom_killed=None, exit_code=None):
         return fail(f"container {cname} was killed by the OOM killer (memory limit {limit}); expected it not to be",
                     reason="oom_killed", hint=f"it needs more memory than {limit}: raise --memory, or make it use less",
                     **evidence)
-    if exit_code is not None and st.get("ExitCode") != exit_code:
+    codes = exit_code if isinstance(exit_code, list) else [exit_code]
+    if exit_code is not None and st.get("ExitCode") not in codes:
         tail = _log_tail(ctx, cname)
-        return fail(f"container {cname} exited with code {st.get('ExitCode')}; expected exit code {exit_code}",
+        expected = " or ".join(map(str, codes))
+        return fail(f"container {cname} exited with code {st.get('ExitCode')}; expected exit code {expected}",
                     reason="wrong_exit_code", log_tail=tail,
                     hint=f"docker logs {cname} shows what it did" + (f"; its log ends with: {tail.splitlines()[-1]!r}"
                                                                      if tail else ""), **evidence)

@@ -628,3 +628,9 @@ def test_limits_accepts_sizes_in_bytes(ctx, v1):
     assert run(ctx, "container.limits", name="web", memory=64 * 2**20, memory_swap="128m").passed
     problems = base.REGISTRY["container.limits"].validate({"name": "web", "memory": 1.5})
     assert problems and "must be str or int" in problems[0]
+
+
+def test_state_accepts_a_list_of_exit_codes(ctx):
+    assert run(ctx, "container.state", name="exited3", exit_code=[0, 3]).passed
+    o = run(ctx, "container.state", name="exited3", exit_code=[0, 143])
+    assert o.reason == "wrong_exit_code" and "expected exit code 0 or 143" in o.message

@@ -61,3 +61,17 @@ def test_html_marks_passes_and_failures():
 def test_evidence_that_is_not_json_is_stringified():
     r = CheckResult("x", "t", 1, 1, True, "m", evidence={"path": object(), "n": {1, 2}})
     assert json.dumps(r.to_dict())
+
+
+def test_html_can_hide_hidden_checks():
+    assert "secrets.env" in make_report().html()
+    assert "secrets.env" not in make_report().html(reveal_hidden=False)
+
+
+def test_notebook_view_carries_html_and_text_besides_the_widget():
+    from grader.widget import report_widget
+
+    bundle = report_widget(make_report())._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "3 / 7 points" in bundle["text/html"] and "secrets.env" not in bundle["text/html"]
+    assert bundle["text/plain"].startswith("Lab 05: 3/7 points")

@@ -108,6 +108,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True if a program listens on host:port.
+
+    Tested by binding, not connecting: a connect to a free port in the ephemeral range can
+    pick that same port as its source and connect to itself (TCP self-connect), which
+    would report a free port as taken now and then.
+    """
     with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+        return False

@@ -22,7 +22,12 @@ class CommandFailed(DockyardError):
 
 
 class Output(str):
-    """A command's output: a plain string that a notebook does not echo a second time."""
+    """A command's output: a plain string that a notebook does not echo a second time.
+
+    ``returncode`` is the command's exit status (useful with ``check=False``).
+    """
+
+    returncode: int = 0
 
     def _ipython_display_(self):
         pass
@@ -52,7 +57,9 @@ def sh(cmd: str, *, check: bool = True, timeout: float = 120, quiet: bool = Fals
         print(f"$ {cmd}\n{out}", end="" if out.endswith("\n") or not out else "\n")
     if check and res.returncode != 0:
         raise CommandFailed(cmd, res.returncode, out)
-    return Output(out)
+    result = Output(out)
+    result.returncode = res.returncode
+    return result
 
 
 class Table:

@@ -55,13 +55,14 @@ OUTLINE = [
     ("docker rmi", r"docker rmi\b"),
     ("short IDs", r"\[:(3|4|5)\]|short"),
     # run flags
-    ("-p host:container", r"-p\s+(127\.0\.0\.1:)?\d+:\d+"),
+    ("-p host:container", r"-p\s+(127\.0\.0\.1:)?(\d+|\{\w+\}):\d+"),
     ("-i", r"docker run\b[^\n]*\s-i\b"),
     ("-t", r"docker run\b[^\n]*\s-t\b"),
     ("-it", r"docker run\b[^\n]*\s-it\b"),
     ("-v host:container", r"-v\s+\S+:/"),
     # Dockerfile instructions
-    *[(f"Dockerfile {ins}", rf"(^|\\n|\n|[\"'])\s*{ins}\s") for ins in
+    # an instruction at the start of a line, in a cell that writes a Dockerfile (it has a FROM)
+    *[(f"Dockerfile {ins}", rf"(?ms)(?=.*^\s*[\"']?FROM\s+\w).*^\s*[\"']?{ins}\s") for ins in
       ("FROM", "MAINTAINER", "RUN", "CMD", "WORKDIR", "ENTRYPOINT", "ADD", "COPY", "ENV", "EXPOSE", "USER",
        "VOLUME", "LABEL")],
     # image commands

@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 
 import grader
+
+from . import helpers
+from .helpers import docker, assert_all_pass, assert_fails
 from dockyard import cgroups
 
 LAB = "02-cgroups"
 NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "02-cgroups.ipynb"
 NAMES = ["try-mem", "try-cpu", "try-shares"]
 MiB = 2**20
-
-
-def docker(box, cmd: str) -> str:
-    """Run one docker command against the sandbox, as the learner's sh("...") would; fail loudly."""
-    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **box.env()})
-    assert res.returncode == 0, f"`{cmd}` failed ({res.returncode}): {res.stdout}{res.stderr}"
-    return res.stdout
 
 
 @pytest.fixture
@@ -41,28 +35,8 @@ def box(sandbox, tracked):
     return sandbox
 
 
-def grade(box, task: str) -> dict:
-    report = grader.grade(grader.find_lab(LAB), sandbox=box, only_tasks=[task])
-    assert report.results, f"task {task} has no checks"
-    assert all(r.task == task for r in report.results)
-    return {r.id: r for r in report.results}
-
-
-def assert_all_pass(results: dict):
-    __tracebackhide__ = True
-    failed = [f"{r.id}: {r.message} (hint: {r.hint})" for r in results.values() if not r.passed]
-    assert not failed, "\n".join(failed)
-
-
-def assert_fails(result, reason: str, *in_message: str, hint: str | None = None):
-    __tracebackhide__ = True
-    assert not result.passed, f"{result.id} passed, expected it to fail with {reason}: {result.message}"
-    assert result.status == "failed", f"{result.id} could not run: {result.message}"
-    assert result.reason == reason, f"{result.id}: reason {result.reason!r}, expected {reason!r}: {result.message}"
-    for text in in_message:
-        assert text in result.message, f"{result.id}: {text!r} not in message {result.message!r}"
-    if hint:
-        assert result.hint and hint in result.hint, f"{result.id}: {hint!r} not in hint {result.hint!r}"
+def grade(box, task: str | None) -> dict:
+    return helpers.grade(box, LAB, task)
 
 
 def enforced(result) -> dict:

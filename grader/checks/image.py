@@ -208,6 +208,10 @@ class _NoProgram(Exception):
     pass
 
 
+class _NoUser(Exception):
+    pass
+
+
 def _run(ctx, image, cmd, **kw) -> tuple[int, str]:
     """ctx.run, but a program missing from the image is an answer (``_NoProgram``), not an error."""
     try:
@@ -218,6 +222,8 @@ def _run(ctx, image, cmd, **kw) -> tuple[int, str]:
         text = str(exc).lower()
         if "executable file not found" in text or "no such file or directory" in text:
             raise _NoProgram(str(exc)) from exc
+        if "unable to find user" in text:
+            raise _NoUser(str(exc)) from exc
         raise
 
 
@@ -296,24 +302,35 @@ def command(ctx, image, command, exit_code=0, stdout_contains=None, user=None, t
     """The command runs in the image as expected"""
     ctx.image(image)
     cmd = _split(command) if isinstance(command, str) else list(command)
-    shown = shlex.join(cmd)
+    if cmd:
+        shown, program = f"`{shlex.join(cmd)}`", cmd[0]
+    else:  # an empty command runs the image's own ENTRYPOINT/CMD
+        cfg = _config(ctx, image)
+        default = list(cfg.get("Entrypoint") or []) + list(cfg.get("Cmd") or [])
+        shown, program = "the image's default command", (default[0] if default else "(none)")
     try:
         code, out = _run(ctx, image, cmd, timeout=timeout, user=user, entrypoint=None if keep_entrypoint else [])
     except _NoProgram as exc:
-        return fail(f"`{shown}` could not start: {str(exc).splitlines()[0][:300]}; expected exit code {exit_code}",
-                    reason="not_found", hint=f"`{cmd[0]}` is not installed in the image (or not on PATH): install "
-                                             f"it in a RUN step, or use the full path")
+        return fail(f"{shown} could not start: {str(exc).splitlines()[0][:300]}; expected exit code {exit_code}",
+                    reason="not_found", hint=f"`{program}` is not installed in the image (or not on PATH): install "
+                                             f"it in a RUN step, use the full path, or (exec form) give one word "
+                                             f"per array element")
+    except _NoUser as exc:
+        return fail(f"{shown} could not start: {str(exc).splitlines()[0][:300]}", reason="no_such_user",
+                    hint="USER names a user the image does not have: create it in a RUN step first "
+                         "(useradd on Debian), or use a numeric id such as USER 10001")
     ev = {"command": cmd, "exit_code": code, "output": out[-2000:]}
     if code == 124 and "[killed after" in out:
-        return fail(f"`{shown}` did not finish within {timeout} s; expected exit code {exit_code}", reason="timeout",
+        return fail(f"{shown} did not finish within {timeout} s; expected exit code {exit_code}", reason="timeout",
                     hint="the command waits for something (input, network: containers here have none)", **ev)
     if code != exit_code:
-        return fail(f"`{shown}` exited with {code}; expected {exit_code}. Output: {out.strip()[-300:]!r}",
-                    reason="wrong_exit_code", hint="run it yourself: `docker run --rm IMAGE " + shown + "`", **ev)
+        return fail(f"{shown} exited with {code}; expected {exit_code}. Output: {out.strip()[-300:]!r}",
+                    reason="wrong_exit_code", hint="run it yourself: `docker run --rm IMAGE " + shlex.join(cmd) + "`",
+                    **ev)
     if stdout_contains is not None and stdout_contains not in out:
-        return fail(f"the output of `{shown}` does not contain {stdout_contains!r}; it was {out.strip()[-300:]!r}",
+        return fail(f"the output of {shown} does not contain {stdout_contains!r}; it was {out.strip()[-300:]!r}",
                     reason="no_match", hint="compare the output above with what the task expects", **ev)
-    return ok(f"`{shown}` exited with {code}" + (f" and printed {stdout_contains!r}" if stdout_contains else ""),
+    return ok(f"{shown} exited with {code}" + (f" and printed {stdout_contains!r}" if stdout_contains else ""),
               **ev)
 
 

@@ -333,3 +333,19 @@ def test_checks_that_start_containers_stop_at_a_failed_build(ctx):
         o = check(ctx, name, image="lab/web", **params)
         assert o.reason == "not_built" and "RUN false" in o.message
     assert not ctx.calls_to("run") and not ctx.calls_to("start_service")
+
+
+def test_command_default_of_an_image_whose_cmd_is_one_string(ctx):
+    broken = {**load_data("busybox")}
+    broken["Config"] = {**broken["Config"], "Cmd": ["ufw allow 5000"], "Entrypoint": None}
+    ctx.images["ufw"] = broken
+    file_ctx(ctx, {"": DockerAPIError('exec: "ufw allow 5000": executable file not found in $PATH')})
+    o = failed(check(ctx, "command", image="ufw", command=[]), "not_found")
+    assert o.message.startswith("the image's default command could not start")
+    assert "`ufw allow 5000` is not installed" in o.hint and "one word per array element" in o.hint
+
+
+def test_command_as_a_user_the_image_does_not_have(ctx):
+    file_ctx(ctx, {"id -u": DockerAPIError("unable to find user app: no matching entries in passwd file")})
+    o = failed(check(ctx, "command", image="web", command="id -u"), "no_such_user")
+    assert "unable to find user app" in o.message and "useradd" in o.hint

@@ -62,8 +62,9 @@ def _hint(cause: str, step: str | None) -> str:
                             "Use one of the images it holds: " + ", ".join(available_bases()),
         "missing_file": "the file to copy is missing from the build context, or excluded by .dockerignore: check the "
                         "name (case matters), that it sits next to the Dockerfile, and the .dockerignore patterns",
-        "not_installed": "the program is not installed in the base image (the shell says `not found`): install it in "
-                         "an earlier RUN (apt-get install -y ...) or start from an image that has it",
+        "not_installed": "the program is not installed in the base image (the shell says `not found`): start from "
+                         "an image that has it (python:3.11-slim has python and pip, node:18-slim has node); "
+                         "builds here are offline, so apt-get and pip cannot download anything",
         "run_failed": f"the RUN command itself failed: try it in a container of the base image to debug, e.g. "
                       f"`docker run --rm -it <base image> sh`, then type `{command}`",
         "other": "read the last lines of the build output above; `docker build .` in a terminal shows the same",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -124,6 +125,19 @@ class Registry:
         procs.stop(proc.pid)
         raise DaemonError(f"the registry on port {self.port} did not answer within {timeout:.0f} s",
                           f"see {self.log}", log_tail=_tail(self.log))
+
+    def empty(self) -> None:
+        """Delete every repository, in place.
+
+        The registry keeps running on the same port, so a DOCKYARD_REGISTRY that a
+        notebook kernel already holds stays valid. (Restarting it instead can fail to
+        bind: the old process's half-closed connections from dockerd still hold the
+        port for up to a minute.) It reads its storage afresh on every request: no
+        blob-descriptor cache is configured.
+        """
+        shutil.rmtree(self.storage / "docker", ignore_errors=True)
+        if not self.running():
+            self.start()
 
     def stop(self) -> bool:
         pid = procs.read_pidfile(self.pidfile)

@@ -308,10 +308,7 @@ class Sandbox:
         if not self.running():
             raise NotRunning(self.name)
         removed = _remove_objects(self.client, label=None, progress=progress)
-        reg = self.registry
-        reg.stop()
-        shutil.rmtree(reg.storage, ignore_errors=True)
-        reg.start()
+        self.registry.empty()
         removed["registry"] = "emptied"
         return removed
 

@@ -155,6 +155,15 @@ def test_reset_removes_what_the_learner_made_and_keeps_base_images(fresh_sandbox
     assert "busybox:latest" in tags and "myimage:1" not in tags
     assert fresh_sandbox.registry.catalog() == []
 
+    # the registry keeps its address, so a kernel's $DOCKYARD_REGISTRY stays valid; pushing works again
+    assert fresh_sandbox.env()["DOCKYARD_REGISTRY"] == reg
+    for _ in range(3):
+        fresh_sandbox.reset()
+    client.images.get("busybox").tag(f"{reg}/again", "1")
+    for line in client.api.push(f"{reg}/again", tag="1", stream=True, decode=True):
+        assert "error" not in line, line
+    assert fresh_sandbox.registry.catalog() == ["again"]
+
 
 def test_two_sandboxes_do_not_see_each_other(sandbox, fresh_sandbox, tracked):
     c = sandbox.client.containers.run("busybox", ["sleep", "60"], detach=True, name="only-in-first")
@@ -236,6 +245,7 @@ def test_existing_backend_resets_only_what_dockyard_labeled(sandbox, tracked):
     from dockyard.config import LABEL
 
     client = sandbox.client
+    client.images.pull("busybox", tag="latest")  # create() does not pull
     mine = client.containers.create("busybox", ["true"], labels={LABEL: "existing"})
     theirs = client.containers.create("busybox", ["true"])
     tracked["containers"] += [mine.id, theirs.id]

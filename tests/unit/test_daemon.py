@@ -1,9 +1,7 @@
-import http.client
 import socket
 import threading
 import time
 
-import pytest
 
 from dockyard import daemon
 from dockyard.config import SandboxConfig

@@ -15,6 +15,7 @@ import yaml
 
 import grader
 from grader.context import GRADER_LABEL
+from tests.outline_dockerfiles import OUTLINE_API, OUTLINE_NODE, OUTLINE_VENV
 
 LAB = Path(__file__).resolve().parents[3] / "labs" / "05-dockerfile"
 VARIANTS = sorted(p for p in (LAB / "broken").iterdir() if (p / "expected.yaml").exists())
@@ -55,45 +56,11 @@ def test_broken_variant_fails_exactly_what_it_should(sandbox, lab, variant):
     no_grader_leftovers(sandbox.client)
 
 
-OUTLINE_PYTHON_API = """\
-FROM ubuntu:18.04
-MAINTAINER Adam Angell
-RUN apt-get update -y && apt-get install -y   python3-pip python3-dev
-CMD [ "ufw allow 5000" ]
-COPY ./requirements.txt /app/requirements.txt
-WORKDIR /app
-RUN pip3 install -r requirements.txt
-COPY  ./myAPI.py /app
-ENTRYPOINT [ "python3" ]
-CMD [ "myAPI.py" ]
-"""
-OUTLINE_NODE = """\
-FROM node:current-slim
-WORKDIR /usr/scr/app
-COPY package.json .
-RUN npm install
-EXPOSE 8111
-COPY . .
-CMD ["node", "server.js"]
-"""
-OUTLINE_VIRTUALENV = """\
-FROM ubuntu:focal
-WORKDIR /
-RUN apt-get update
-RUN apt-get install -y python3 python3-distutils python3-pip
-RUN pip install virtualenvwrapper
-RUN export WORKON_HOME=~/Envs
-RUN mkdir -p $WORKON_HOME
-RUN source /usr/local/bin/virtualenvwrapper.sh
-CMD mkvirtualenv env1
-"""
-
-
 @pytest.mark.parametrize("dockerfile,faults", [
-    (OUTLINE_PYTHON_API, {"exec-form": ["ufw allow 5000"], "no-maintainer": ["MAINTAINER"],
+    (OUTLINE_API, {"exec-form": ["ufw allow 5000"], "no-maintainer": ["MAINTAINER"],
                           "base-image": ["ubuntu:18.04"], "builds": ["ubuntu:18.04"]}),
     (OUTLINE_NODE, {"base-image": ["node:current-slim"], "builds": ["node:current-slim"]}),
-    (OUTLINE_VIRTUALENV, {"shell-pitfalls": ["source", "export"], "exec-form": ["mkvirtualenv"],
+    (OUTLINE_VENV, {"shell-pitfalls": ["source", "export"], "exec-form": ["mkvirtualenv"],
                           "base-image": ["ubuntu:focal"]}),
 ], ids=["python-api", "node", "virtualenv"])
 def test_outline_dockerfiles_get_messages_that_name_their_faults(sandbox, lab, tmp_path, dockerfile, faults):

@@ -13,9 +13,10 @@ import pytest
 
 from dockyard.errors import DaemonError
 from grader.checks import base
-from grader.checks import registry  # noqa: F401 (registers the checks)
 
 from .fakes import FakeContext, load_data
+
+base.load_all()
 
 HOST = "127.0.0.1:53555"
 DIGEST = "sha256:d3ab856288aa183ab066afdc6d079e9ebac3325bd82a4cbdede2847457125b5a"

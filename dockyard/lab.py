@@ -9,6 +9,8 @@ from pathlib import Path
 
 from .errors import DockyardError
 
+SETTINGS = Path(__file__).resolve().parent / "lab_settings"  # overrides.json: the news prompt off
+
 
 def notebooks_dir() -> Path:
     for candidate in (Path.cwd() / "notebooks", Path(__file__).resolve().parent.parent / "notebooks"):
@@ -20,7 +22,10 @@ def notebooks_dir() -> Path:
 
 def lab_command(root: Path, port: int, open_browser: bool) -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=20"]
+           f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=20",
+           # the course runs offline: no news feed, no update check, nothing sent off this machine
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           f"--LabApp.app_settings_dir={SETTINGS}"]
     if not open_browser:
         cmd.append("--no-browser")
     if os.geteuid() == 0:

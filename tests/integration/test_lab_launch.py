@@ -43,6 +43,7 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
         assert environ["DOCKYARD_SANDBOX"] == sandbox.name
         args = procs.cmdline(server[0])
         assert "--ServerApp.ip=127.0.0.1" in args
+        assert "--LabApp.news_url=None" in args  # offline: the browser must not fetch a news feed
         assert any(a.endswith("/notebooks") for a in args if a.startswith("--ServerApp.root_dir="))
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -63,3 +63,15 @@ def test_notebooks_dir_missing(tmp_path, monkeypatch):
     with pytest.raises(DockyardError) as err:
         lab.notebooks_dir()
     assert "checkout" in err.value.fix
+
+
+def test_lab_runs_offline_without_news_or_update_checks():
+    import json
+
+    from dockyard import lab
+
+    cmd = lab.lab_command(Path("/x"), 8888, open_browser=False)
+    assert "--LabApp.news_url=None" in cmd
+    assert f"--LabApp.app_settings_dir={lab.SETTINGS}" in cmd
+    overrides = json.loads((lab.SETTINGS / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"

@@ -258,3 +258,9 @@ def test_existing_backend_resets_only_what_dockyard_labeled(sandbox, tracked):
     assert done["containers"] == 1
     assert existing.down()["stopped"] == []  # never Dockyard's to stop
     assert sandbox.running()
+
+
+def test_vfs_storage_driver_works_where_overlay_would_not():
+    with make_sandbox(storage_driver="vfs") as box:
+        assert box.client.info()["Driver"] == "vfs"
+        assert box.client.containers.run("busybox", ["echo", "vfs"], remove=True) == b"vfs\n"

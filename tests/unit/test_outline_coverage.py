@@ -53,7 +53,7 @@ OUTLINE = [
     ("docker kill", r"docker kill\b"),
     ("docker rm", r"docker rm\b"),
     ("docker rmi", r"docker rmi\b"),
-    ("short IDs", r"\[:(3|4|5)\]|short"),
+    ("short IDs (a unique prefix)", r"shortest_unique|cid\[:3\]|\[:3\]\}"),
     # run flags
     ("-p host:container", r"-p\s+(127\.0\.0\.1:)?(\d+|\{\w+\}):\d+"),
     ("-i", r"docker run\b[^\n]*\s-i\b"),

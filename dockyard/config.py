@@ -62,7 +62,7 @@ class SandboxConfig:
     storage_driver: str | None = None  # None: overlay2 if it works, else vfs
     online: bool = False
     seed_port: int = DEFAULT_SEED_PORT
-    address_pool: str = "10.214.0.0/16"  # for networks learners create
+    address_pool: str | None = None  # for networks learners create; None: a /20 of this sandbox's own
     home: Path = dataclasses.field(default_factory=home)
 
     def __post_init__(self):

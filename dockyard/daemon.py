@@ -18,7 +18,7 @@ BLACKHOLE_PROXY = "http://127.0.0.1:9"
 
 
 def dockerd_command(cfg: SandboxConfig, *, dockerd: str, storage_driver: str, mirror: str,
-                    cgroup_parent: str | None) -> list[str]:
+                    cgroup_parent: str | None, address_pool: str) -> list[str]:
     cmd = [
         dockerd,
         f"--host=unix://{cfg.socket}",
@@ -30,7 +30,7 @@ def dockerd_command(cfg: SandboxConfig, *, dockerd: str, storage_driver: str, mi
         "--ip-masq=false",
         "--ip-forward=false",
         "--ip=127.0.0.1",
-        f"--default-address-pool=base={cfg.address_pool},size=24",
+        f"--default-address-pool=base={address_pool},size=24",
         f"--registry-mirror={mirror}",
         f"--storage-driver={storage_driver}",
         f"--label={cfg_label(cfg)}",

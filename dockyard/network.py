@@ -53,6 +53,29 @@ def gateway(subnet: str) -> str:
     return f"{next(net.hosts())}/{net.prefixlen}"
 
 
+def address_pool_for(subnet: str) -> str:
+    """A /20 of its own for the networks a sandbox's learner creates (16 of them, /24 each).
+
+    Sandbox bridge 10.213.N.0/24 gets 10.(214 + N // 16).((N % 16) * 16).0/20, so every
+    sandbox's user networks lie in a range no other sandbox uses, and ``down`` can find
+    their bridges even when dockerd is gone.
+    """
+    n = int(ipaddress.ip_network(subnet).network_address.packed[2])
+    return f"10.{214 + n // 16}.{(n % 16) * 16}.0/20"
+
+
+def bridges_in(pool: str) -> list[str]:
+    """Docker's br-* bridges whose address lies in ``pool``."""
+    net = ipaddress.ip_network(pool)
+    out = procs.run([procs.which("ip"), "-4", "-j", "addr"], check=False).stdout or "[]"
+    found = []
+    for entry in json.loads(out):
+        name = entry.get("ifname", "")
+        if name.startswith("br-") and any(ipaddress.ip_address(a["local"]) in net for a in entry.get("addr_info", [])):
+            found.append(name)
+    return found
+
+
 def link_exists(name: str) -> bool:
     return Path("/sys/class/net", name).exists()
 

@@ -187,7 +187,8 @@ class Sandbox:
         else:
             subnet = cfg.subnet or network.choose_subnet(cfg.default_subnet_index, network.used_networks())
             network.create_bridge(cfg.bridge, subnet)
-        self._save_state(bridge=cfg.bridge, subnet=subnet)
+        self._save_state(bridge=cfg.bridge, subnet=subnet,
+                         address_pool=cfg.address_pool or network.address_pool_for(subnet))
         # cgroup parent with caps
         cg = self.cgroup
         cg.create(cfg.memory, cfg.pids, cfg.cpus)
@@ -221,7 +222,8 @@ class Sandbox:
         cfg.exec_root.mkdir(parents=True, exist_ok=True)
         cmd = daemon.dockerd_command(cfg, dockerd=procs.which("dockerd"), storage_driver=st["storage_driver"],
                                      mirror=st["mirror"], cgroup_parent=self.cgroup.parent_arg
-                                     if self.cgroup.hierarchy.version else None)
+                                     if self.cgroup.hierarchy.version else None,
+                                     address_pool=st.get("address_pool") or network.address_pool_for(st["subnet"]))
         with open(cfg.log, "ab") as log:
             log.write(f"\n--- dockyard up {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
             log.flush()
@@ -262,6 +264,9 @@ class Sandbox:
                 self._stop_daemon(pid)
                 report["stopped"].append(f"dockerd {pid}")
             self._recover_stale()
+            if st.get("address_pool"):
+                # also after a crash, when dockerd can no longer list its networks
+                bridges += network.bridges_in(st["address_pool"])
             if self.registry.stop():
                 report["stopped"].append("registry")
             for br in dict.fromkeys(bridges):

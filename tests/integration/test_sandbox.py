@@ -264,3 +264,14 @@ def test_vfs_storage_driver_works_where_overlay_would_not():
     with make_sandbox(storage_driver="vfs") as box:
         assert box.client.info()["Driver"] == "vfs"
         assert box.client.containers.run("busybox", ["echo", "vfs"], remove=True) == b"vfs\n"
+
+
+def test_down_after_a_crash_still_removes_the_learners_network_bridges():
+    with make_sandbox() as box:
+        net = box.client.networks.create("crashnet")
+        bridge = "br-" + net.id[:12]
+        pool = box.state["address_pool"]
+        assert network.bridges_in(pool) == [bridge], "user networks come from the sandbox's own pool"
+        os.kill(box.daemon_pid(), signal.SIGKILL)
+    assert not network.link_exists(bridge)
+    assert network.bridges_in(pool) == []

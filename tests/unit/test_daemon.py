@@ -12,7 +12,8 @@ MIRROR = "http://127.0.0.1:5959"
 
 def command(cgroup_parent=None, **cfg):
     return dockerd_command(SandboxConfig(name="class1", **cfg), dockerd="/usr/sbin/dockerd",
-                           storage_driver="overlay2", mirror=MIRROR, cgroup_parent=cgroup_parent)
+                           storage_driver="overlay2", mirror=MIRROR, cgroup_parent=cgroup_parent,
+                           address_pool="10.220.16.0/20")
 
 
 def test_dockerd_command_keeps_the_host_network_alone():
@@ -20,7 +21,7 @@ def test_dockerd_command_keeps_the_host_network_alone():
     assert cmd[0] == "/usr/sbin/dockerd"
     for flag in ("--iptables=false", "--ip-masq=false", "--ip-forward=false", "--ip=127.0.0.1",
                  "--bridge=dy-class1", f"--registry-mirror={MIRROR}", "--storage-driver=overlay2",
-                 "--label=org.dockyard.sandbox=class1", "--default-address-pool=base=10.214.0.0/16,size=24"):
+                 "--label=org.dockyard.sandbox=class1", "--default-address-pool=base=10.220.16.0/20,size=24"):
         assert flag in cmd
     assert not any(a.startswith("--cgroup-parent") for a in cmd)
 
@@ -116,3 +117,7 @@ def test_ping_something_that_is_not_http(tmp_path):
         assert daemon.ping(path) is False
     finally:
         srv.close()
+
+
+def test_user_networks_come_from_the_sandboxs_own_pool():
+    assert "--default-address-pool=base=10.220.16.0/20,size=24" in command()

@@ -92,3 +92,15 @@ def test_links_and_forwarding_of_an_absent_interface():
     assert network.link_exists("lo") is True
     assert network.link_exists("dy-nosuchlink") is False
     assert network.forwarding("dy-nosuchlink") is None
+
+
+def test_each_sandbox_subnet_gets_its_own_address_pool():
+    import ipaddress
+
+    pools = {network.address_pool_for(f"10.213.{n}.0/24") for n in range(1, 255)}
+    assert len(pools) == 254
+    nets = sorted(ipaddress.ip_network(p) for p in pools)
+    assert all(not a.overlaps(b) for a, b in zip(nets, nets[1:]))
+    assert network.address_pool_for("10.213.1.0/24") == "10.214.16.0/20"
+    assert network.address_pool_for("10.213.254.0/24") == "10.229.224.0/20"
+    assert not any(ipaddress.ip_network("10.213.0.0/16").overlaps(n) for n in nets)

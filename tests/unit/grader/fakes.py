@@ -12,6 +12,8 @@ Every call is appended to ``ctx.calls`` as ``(method, args, kwargs)``.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import shlex
 from pathlib import Path
@@ -153,3 +155,18 @@ def run_check(name: str, ctx, /, **params):
         return ct.func(ctx, **params)
     except Failed as exc:
         return exc.outcome
+
+
+@contextlib.contextmanager
+def local_http_server(handler):
+    """A real HTTP server on 127.0.0.1 (a free port) for probe checks; yields the port."""
+    import http.server
+    import threading
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield srv.server_address[1]
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -29,7 +29,7 @@ def patch_all(monkeypatch, attr, value):
         if hasattr(mod, attr):
             monkeypatch.setattr(mod, attr, value)
 
-from .fakes import FakeContext, load_data
+from .fakes import local_http_server, FakeContext, load_data
 
 NAMES = ("web", "sidecar", "hostpid", "reversed", "exited3", "oom", "created")
 HOST_NS = {"pid": "pid:[4026531836]", "net": "net:[4026531833]", "ipc": "ipc:[4026531839]",
@@ -416,12 +416,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_port():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
+    with local_http_server(_Handler) as port:
+        yield port
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ shell_cmd: FROM busybox, WORKDIR /srv, CMD python app.py (shell form).
 from __future__ import annotations
 
 import http.server
-import threading
 
 import pytest
 
 from dockyard.errors import DockerAPIError, ImageNotFound
-from tests.unit.grader.fakes import FakeContext, load_data, run_check
+from tests.unit.grader.fakes import local_http_server, FakeContext, load_data, run_check
 
 
 @pytest.fixture
@@ -249,12 +248,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def web_server():
     """A real HTTP server on 127.0.0.1 standing in for the container's published port."""
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
+    with local_http_server(_Handler) as port:
+        yield port
 
 
 def container(port, host_port, running=True, exit_code=0):

@@ -11,7 +11,7 @@ import click
 
 from . import sandbox as sb
 from .config import human_size
-from .errors import DockyardError
+from .errors import DockyardError, NotRunning
 
 
 def sandbox_options(func):
@@ -253,7 +253,6 @@ def check(name, backend, lab, submission, as_json, validate):
       dockyard check 05-dockerfile --submission labs/05-dockerfile/solution
     """
     import grader
-    from grader import progress
 
     path = grader.find_lab(lab)
     spec = grader.load(path)
@@ -263,10 +262,9 @@ def check(name, backend, lab, submission, as_json, validate):
         return
     box = sb.get(name, backend)
     if not box.running():
-        raise DockyardError(f"sandbox {box.name!r} is not running", f"start it with: dockyard up --name {box.name}")
-    report = grader.grade(spec, sandbox=box, submission=submission,
-                          progress=None if as_json else lambda r: click.echo(f"  {r.mark} {r.title}", err=True))
-    progress.record(progress.progress_file(box), report)
+        raise NotRunning(box.name)
+    report = grader.grade_and_record(spec, sandbox=box, submission=submission,
+                                     progress=None if as_json else lambda r: click.echo(f"  {r.mark} {r.title}", err=True))
     click.echo(report.to_json(reveal_hidden=False) if as_json else report.table(reveal_hidden=False))
     sys.exit(0 if report.passed else 1)
 

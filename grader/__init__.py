@@ -12,6 +12,15 @@ from .runner import grade
 from .spec import find_lab, load
 
 
+def grade_and_record(lab, *, sandbox, submission=None, only_tasks=None, progress=None) -> Report:
+    """Grade a learner's own sandbox and keep the best result per task in its state directory."""
+    from . import progress as store
+
+    report = grade(lab, sandbox=sandbox, submission=submission, only_tasks=only_tasks, progress=progress)
+    store.record(store.progress_file(sandbox), report)
+    return report
+
+
 def check(lab: str, submission: str | None = None, sandbox=None, *, task: str | list[str] | None = None,
           widget: bool = True):
     """Grade the current sandbox (and ``submission``), remember the best result, show it.
@@ -21,14 +30,11 @@ def check(lab: str, submission: str | None = None, sandbox=None, *, task: str | 
     """
     from dockyard import get
 
-    from . import progress
     from .widget import report_widget
 
-    box = sandbox or get()
     only = [task] if isinstance(task, str) else task
-    report = grade(find_lab(lab), sandbox=box, submission=submission, only_tasks=only)
-    progress.record(progress.progress_file(box), report)
+    report = grade_and_record(find_lab(lab), sandbox=sandbox or get(), submission=submission, only_tasks=only)
     return report_widget(report) if widget else report
 
 
-__all__ = ["CheckResult", "Report", "check", "find_lab", "grade", "load"]
+__all__ = ["CheckResult", "Report", "check", "find_lab", "grade", "grade_and_record", "load"]

@@ -129,10 +129,10 @@ class Context:
         image_id = None
         error = None
         t0 = time.monotonic()
-        api = _fresh_api(self.client, timeout)
+        stream = None
         try:
-            # timeout= here: docker-py's build() otherwise overrides the client's timeout with None
-            stream = api.build(path=str(context_dir), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
+            # timeout= here, for this request alone: docker-py's build() otherwise passes timeout=None
+            stream = self.client.api.build(path=str(context_dir), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
                                timeout=timeout,
                                network_mode="none", labels=self.labels, decode=True, pull=False,
                                container_limits={"memory": self.memory, "memswap": self.memory,
@@ -150,7 +150,6 @@ class Context:
                     raise BuildTimeout(f"the build did not finish within {timeout:.0f} s",
                                        step=_last_step(log), output=_since_step(log), log="".join(log))
         except BuildError:
-            stream.close()
             raise
         except Exception as exc:
             if _is_timeout(exc):
@@ -158,7 +157,8 @@ class Context:
                                    step=_last_step(log), output=_since_step(log), log="".join(log)) from exc
             raise translate_docker_error(exc, f"building {context_dir}") from exc
         finally:
-            api.close()
+            if stream is not None:
+                stream.close()  # an abandoned stream drops the connection: dockerd then cancels the build
         if error:
             raise BuildError(f"the build failed at {_last_step(log) or 'the start'}: {error.strip()}",
                              step=_last_step(log), output=_since_step(log) + error, log="".join(log))
@@ -244,20 +244,6 @@ class BuildResult:
 
     def __repr__(self):
         return f"BuildResult({self.tag!r}, {self.image_id[:19]}, {self.seconds:.1f} s)"
-
-
-def _fresh_api(client, timeout: float):
-    """An APIClient of its own for one build, so a read timeout ends only this build."""
-    import docker
-
-    return docker.APIClient(base_url=client.api.base_url.replace("http+docker://localhost", _unix(client)),
-                            version=client.api._version, timeout=timeout)
-
-
-def _unix(client) -> str:
-    adapter = client.api.get_adapter("http+docker://")
-    path = getattr(adapter, "socket_path", None)
-    return f"unix://{path}" if path else client.api.base_url
 
 
 def _is_timeout(exc: Exception) -> bool:

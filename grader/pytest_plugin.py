@@ -108,34 +108,36 @@ def _session_state(config) -> dict:
     state = config.stash.setdefault(_STATE_KEY, {})
     if "ctx" in state:
         return state
-    from dockyard import Sandbox, SandboxConfig, get
-
-    from .context import Context
-    from .runner import merged_submission
+    from .runner import context_for, merged_submission
 
     lab = state["lab"]
-    name = config.getoption("sandbox")
-    if name or (os.environ.get("DOCKER_HOST") and not name):
-        box = get(name) if name else get(backend="existing" if os.environ.get("DOCKYARD_BACKEND") == "existing" else None)
-        if name is None and os.environ.get("DOCKYARD_SANDBOX") is None and os.environ.get("DOCKYARD_BACKEND") != "existing":
-            from dockyard import ExistingSandbox
-
-            box = ExistingSandbox()
-    else:
-        box = Sandbox(SandboxConfig.from_env(name=f"g{os.getpid() % 100000}"))
-        box.up(progress=lambda m: print(m))
+    box, own = _choose_sandbox(config.getoption("sandbox"))
+    if own:
         state["own_sandbox"] = box
     submission = Path(config.getoption("submission") or os.getcwd()).resolve()
-    s = lab.settings
-    ctx = Context(box.client, submission=submission, lab_dir=lab.path, sandbox=box,
-                  build_timeout=float(s.get("build_timeout", 120)), memory=str(s.get("memory", "512m")),
-                  cpus=float(s.get("cpus", 1.0)), pids=int(s.get("pids", 256)))
+    ctx = context_for(lab, box.client, sandbox=box, submission=submission)
     if lab.submission_base:
         merged = merged_submission(lab.submission_base, submission)
         ctx.submission = merged.__enter__()
         state["merged"] = merged
     state.update(ctx=ctx, results=[], started=time.time(), t0=time.monotonic(), submission=submission)
     return state
+
+
+def _choose_sandbox(name: str | None):
+    """(sandbox, started here?): --sandbox NAME; else the one DOCKER_HOST / DOCKYARD_SANDBOX point at;
+    else a fresh private sandbox for this session."""
+    from dockyard import ExistingSandbox, Sandbox, SandboxConfig, get
+
+    if name:
+        return get(name), False
+    if os.environ.get("DOCKER_HOST"):
+        if os.environ.get("DOCKYARD_SANDBOX") and os.environ.get("DOCKYARD_BACKEND") != "existing":
+            return get(), False
+        return ExistingSandbox(), False
+    box = Sandbox(SandboxConfig.from_env(name=f"g{os.getpid() % 100000}"))
+    box.up(progress=print)
+    return box, True
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -67,10 +67,7 @@ def grade(lab: Lab | str | Path, *, client=None, sandbox=None, submission: str |
 
             sandbox = get()
         client = sandbox.client
-    s = lab.settings
-    ctx = Context(client, submission=Path(submission) if submission else None, lab_dir=lab.path, sandbox=sandbox,
-                  build_timeout=float(s.get("build_timeout", 120)), memory=str(s.get("memory", "512m")),
-                  cpus=float(s.get("cpus", 1.0)), pids=int(s.get("pids", 256)))
+    ctx = context_for(lab, client, sandbox=sandbox, submission=submission)
     results: list[CheckResult] = []
     t0 = time.monotonic()
     started = time.time()
@@ -81,6 +78,14 @@ def grade(lab: Lab | str | Path, *, client=None, sandbox=None, submission: str |
     return Report(lab=lab.id, title=lab.title, results=tuple(results),
                   submission=str(submission) if submission else None, started=started,
                   duration=time.monotonic() - t0, tasks=tuple((t.id, t.title) for t in lab.tasks))
+
+
+def context_for(lab: Lab, client, *, sandbox=None, submission: str | Path | None = None) -> Context:
+    """A grading context with the caps and timeouts the lab's settings ask for."""
+    s = lab.settings
+    return Context(client, submission=Path(submission) if submission else None, lab_dir=lab.path, sandbox=sandbox,
+                   build_timeout=float(s.get("build_timeout", 120)), memory=str(s.get("memory", "512m")),
+                   cpus=float(s.get("cpus", 1.0)), pids=int(s.get("pids", 256)))
 
 
 @contextlib.contextmanager

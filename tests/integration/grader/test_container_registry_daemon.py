@@ -15,6 +15,7 @@ import pytest
 
 from dockyard import cgroups
 from grader.checks import base
+from tests.unit.grader.fakes import run_check
 from grader.checks import container, container_limits  # noqa: F401
 
 base.load_all()
@@ -22,12 +23,7 @@ from grader.context import Context
 
 
 def run(ctx, name, /, **params):
-    ctype = base.REGISTRY[name]
-    assert ctype.validate(params) == [], ctype.validate(params)
-    try:
-        return ctype.func(ctx, **params)
-    except base.Failed as exc:
-        return exc.outcome
+    return run_check(name, ctx, **params)
 
 
 @pytest.fixture

@@ -23,6 +23,14 @@ def docker(box, cmd: str, ok: bool = True, timeout: float = 120) -> str:
     return res.stdout + (res.stderr if not ok else "")
 
 
+def without(sandbox, tracked, containers=()):
+    """The shared sandbox with none of these exercise containers; they are removed after the test too."""
+    tracked["containers"].extend(containers)
+    if containers:
+        docker(sandbox, "docker rm -f " + " ".join(containers) + " 2>/dev/null; true")
+    return sandbox
+
+
 def grade(box, lab: str, task: str | None = None) -> dict:
     """The results of one task (all tasks when None), by check id."""
     report = grader.grade(grader.find_lab(lab), sandbox=box, only_tasks=[task] if task else None)

@@ -23,10 +23,7 @@ NAMES = ["try-pidhost", "try-web", "try-sidecar", "try-uts", "try-cgns"]
 
 @pytest.fixture
 def box(sandbox, tracked):
-    """The shared sandbox with none of this lesson's exercise containers; they are removed afterwards too."""
-    tracked["containers"].extend(NAMES)
-    docker(sandbox, "docker rm -f " + " ".join(NAMES) + " 2>/dev/null; true")
-    return sandbox
+    return helpers.without(sandbox, tracked, NAMES)
 
 
 def grade(box, task: str | None) -> dict:

@@ -27,10 +27,7 @@ MiB = 2**20
 
 @pytest.fixture
 def box(sandbox, tracked):
-    """The shared sandbox without this lesson's exercise containers; they are removed afterwards too."""
-    tracked["containers"].extend(NAMES)
-    docker(sandbox, "docker rm -f " + " ".join(NAMES) + " 2>/dev/null; true")
-    return sandbox
+    return helpers.without(sandbox, tracked, NAMES)
 
 
 def grade(box, task: str | None) -> dict:

@@ -28,10 +28,7 @@ TRAP = """sh -c 'trap "echo got SIGTERM; exit 0" TERM; sleep 600 & wait'"""
 
 @pytest.fixture
 def box(sandbox, tracked):
-    """The shared sandbox with none of this lesson's exercise containers; they are removed afterwards too."""
-    tracked["containers"].extend(NAMES)
-    docker(sandbox, "docker rm -f " + " ".join(NAMES) + " 2>/dev/null; true")
-    return sandbox
+    return helpers.without(sandbox, tracked, NAMES)
 
 
 @pytest.fixture

@@ -1,0 +1,50 @@
+"""nbgrader settings for a Dockyard course, applied by every ``nbgrader_config.py`` we write.
+
+The course layout (source/release/submitted/autograded/feedback under one root)
+is nbgrader's own; only the root, the timeouts and the feedback pipeline are ours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+COURSE_ID = "dockyard"
+CELL_TIMEOUT = 120  # seconds for one cell; ``dockyard grade --cell-timeout`` overrides it
+
+CONFIG_TEMPLATE = '''\
+# nbgrader configuration for a Dockyard course (written by `dockyard course release`).
+# The settings live in grader/course/config.py so every course folder gets the same ones.
+from pathlib import Path
+
+from grader.course.config import apply
+
+apply(get_config(), root=Path(__file__).resolve().parent)
+'''
+
+
+def apply(c, root: str | Path, *, cell_timeout: int = CELL_TIMEOUT) -> None:
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    root = Path(root)
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    # the grader's own traces, never handed back as course files
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                                "dockyard-evidence.json", "dockyard-status.json"]
+    c.GenerateAssignment.create_assignment = True
+    c.Autograde.create_student = True
+    c.Execute.timeout = cell_timeout
+    c.Execute.interrupt_on_timeout = True
+    # Feedback shows every output (each check's message and hint) but strips the code of
+    # hidden tests; award() failures render without a code traceback.
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.ClearHiddenTests.enforce_metadata = False
+
+
+def write_config(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / "nbgrader_config.py"
+    target.write_text(CONFIG_TEMPLATE)
+    return target

@@ -160,6 +160,45 @@ class SandboxCgroup:
     def exists(self) -> bool:
         return any(p.is_dir() for p in self._all_dirs())
 
+    def add(self, pid: int) -> None:
+        """Move ``pid`` into this cgroup (every capped hierarchy); its future children follow it."""
+        for path in self.paths():
+            if path.is_dir():
+                _write(path / "cgroup.procs", str(pid))
+
+    def procs(self) -> set[int]:
+        """PIDs in this cgroup, in any hierarchy."""
+        out: set[int] = set()
+        for path in self._all_dirs():
+            text = _read(path / "cgroup.procs") or ""
+            out.update(int(x) for x in text.split() if x.isdigit())
+        return out
+
+    def pids_max_hits(self) -> int:
+        """How often a fork failed because this cgroup was at its pids cap."""
+        h = self.hierarchy
+        path = h.root / self.name / "pids.events" if h.version == 2 else h.root / "pids" / self.name / "pids.events"
+        for line in (_read(path) or "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max":
+                return int(value)
+        return 0
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer ended in this cgroup."""
+        h = self.hierarchy
+        path = h.root / self.name / "memory.events" if h.version == 2 else \
+            h.root / "memory" / self.name / "memory.oom_control"
+        for line in (_read(path) or "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        # kernels before 4.13 have no oom_kill counter: a hit limit is the best evidence left
+        if h.version == 1:
+            return 1 if (_num(_read(h.root / "memory" / self.name / "memory.failcnt")) or 0) > 0 and \
+                "under_oom 1" in (_read(path) or "") else 0
+        return 0
+
     def _all_dirs(self) -> list[Path]:
         """Our directory in every hierarchy: dockerd also creates it in controllers we did not cap."""
         h = self.hierarchy

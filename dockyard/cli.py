@@ -11,7 +11,8 @@ import click
 
 from . import sandbox as sb
 from .config import human_size
-from .errors import DockyardError, NotRunning
+from .cliutil import friendly_errors
+from .errors import NotRunning
 
 
 def sandbox_options(func):
@@ -23,23 +24,6 @@ def sandbox_options(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         return func(*args, **kwargs)
-    return wrapper
-
-
-def friendly_errors(func):
-    """Print a DockyardError as its problem and fix, exit 1, no traceback."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except DockyardError as exc:
-            click.secho(f"error: {exc.problem}", fg="red", err=True)
-            if exc.fix:
-                click.echo(f"  → {exc.fix}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
     return wrapper
 
 
@@ -302,6 +286,15 @@ def progress_cmd(name, backend):
 
     click.echo(progress.table(progress.load(progress.progress_file(sb.get(name, backend)))))
 
+
+def _add_course_commands() -> None:
+    from grader.course.cli import course, grade
+
+    main.add_command(course)
+    main.add_command(grade)
+
+
+_add_course_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -129,8 +129,13 @@ class Sandbox:
             raise ConfigError(f"the socket path {self.cfg.socket} is too long for a unix socket",
                               "set DOCKYARD_HOME to a shorter directory")
 
-    def up(self, *, reseed: bool = False, seed: bool = True, progress: Progress = print) -> dict:
-        """Start everything that is not running; return when /_ping answers. Idempotent."""
+    def up(self, *, reseed: bool = False, seed: bool = True, progress: Progress = print,
+           template: Path | None = None) -> dict:
+        """Start everything that is not running; return when /_ping answers. Idempotent.
+
+        ``template`` (see :mod:`dockyard.template`) fills a brand-new data-root with the
+        base images already pulled.
+        """
         self.preflight()
         with self._lock():
             t0 = time.monotonic()
@@ -144,7 +149,7 @@ class Sandbox:
                 if st.get("running"):
                     progress(f"sandbox {self.name!r} was not shut down cleanly; recovering")
                 self._recover_stale()
-                self._start_infrastructure(progress)
+                self._start_infrastructure(progress, template)
                 pid = self._start_daemon()
             else:
                 self._start_registries()
@@ -177,7 +182,7 @@ class Sandbox:
         for stale in (cfg.pidfile, cfg.socket, ctr_pidfile):
             stale.unlink(missing_ok=True)
 
-    def _start_infrastructure(self, progress: Progress) -> None:
+    def _start_infrastructure(self, progress: Progress, template: Path | None = None) -> None:
         cfg, st = self.cfg, self.state
         cfg.dir.mkdir(parents=True, exist_ok=True)
         # bridge: reuse ours, refuse anybody else's
@@ -205,6 +210,10 @@ class Sandbox:
                 progress("warning: overlay mounts do not work here; using the vfs storage driver "
                          "(every layer is a full copy: slower builds, more disk)")
         self._save_state(storage_driver=driver)
+        if template is not None and driver == "overlay2" and not any(cfg.data_root.iterdir()):
+            from .template import clone
+
+            clone(template, cfg.data_root)
         self._start_registries()
 
     def _start_registries(self) -> None:
@@ -250,8 +259,12 @@ class Sandbox:
             store.seed(self.client, force=force, progress=progress)
 
     # --- down ----------------------------------------------------------------------
-    def down(self, *, purge: bool = False, progress: Progress = _quiet) -> dict:
-        """Stop every process this sandbox started; remove its bridges, mounts and cgroups."""
+    def down(self, *, purge: bool = False, progress: Progress = _quiet, keep_shared: bool = False) -> dict:
+        """Stop every process this sandbox started; remove its bridges, mounts and cgroups.
+
+        The machine-wide seed registry stops with the last sandbox, unless ``keep_shared``
+        (a class grading run keeps it up between hand-ins and stops it at the end).
+        """
         if os.geteuid() != 0:
             raise NotRoot(f"stopping the private sandbox {self.name!r}")
         report = {"stopped": [], "removed": [], "left": []}
@@ -283,11 +296,18 @@ class Sandbox:
                 shutil.rmtree(cfg.dir, ignore_errors=True)
             else:
                 self._save_state(running=False, pid=None, network_bridges=[])
-        if not any(s.running() for s in list_sandboxes(cfg.home) if s.name != self.name):
+        if not keep_shared:
+            report["stopped"] += self.stop_shared_if_idle()
+        return report
+
+    def stop_shared_if_idle(self) -> list[str]:
+        """Stop the machine-wide registries when no sandbox but this one is running."""
+        stopped = []
+        if not any(s.running() for s in list_sandboxes(self.cfg.home) if s.name != self.name):
             for reg in (self.seed_store.registry, self.hub_cache):
                 if reg.stop():
-                    report["stopped"].append(f"shared registry :{reg.port}")
-        return report
+                    stopped.append(f"shared registry :{reg.port}")
+        return stopped
 
     def _user_network_bridges(self) -> list[str]:
         """Bridges dockerd made for networks learners created: dockerd leaves them at shutdown."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -37,9 +38,9 @@ from pathlib import Path
 from dockyard.errors import DockyardError
 
 from .result import ERROR, CheckResult
-from .spec import Lab, SpecError, find_lab, load
+from .spec import Lab, SpecError, load
 
-_contexts: dict[str, object] = {}  # lab id -> (Context, ExitStack): one per kernel, so a build is reused by later cells
+_contexts: dict[str, tuple] = {}  # lab id -> (Context, ExitStack, state of the hand-in's files)
 _labs: dict[str, Lab] = {}
 
 
@@ -56,17 +57,41 @@ def labs_root() -> Path:
 
 
 def _lab(name: str) -> Lab:
+    """The lab's spec from the course's labs folder only: never a lesson's self-checks of the
+    same name, never a lab.yaml in the student's folder (the current directory)."""
     if name not in _labs:
+        path = labs_root() / name / "lab.yaml"
+        if not path.exists():
+            raise GraderError(f"lab {name!r} cannot be loaded: no {path}")
         try:
-            _labs[name] = load(find_lab(name, labs_dir=labs_root()) if not Path(name).is_absolute() else name)
+            _labs[name] = load(path)
         except SpecError as exc:
             raise GraderError(f"lab {name!r} cannot be loaded: {exc}") from None
     return _labs[name]
 
 
+def _files_state(folder: Path) -> str:
+    """Names, sizes and times of the hand-in's files: a change means the checks must look again."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and ".ipynb_checkpoints" not in p.parts and p.suffix != ".ipynb":
+            st = p.stat()
+            h.update(f"{p.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return h.hexdigest()
+
+
 def _context(lab: Lab):
+    """One grading context per lab and kernel, so a later cell reuses an earlier cell's build;
+    made again when the hand-in's files changed (an edited Dockerfile is built again)."""
+    state = _files_state(Path.cwd())
     if lab.id in _contexts:
-        return _contexts[lab.id][0]
+        ctx, stack, seen = _contexts[lab.id]
+        if seen == state:
+            ctx._image_cache.clear()  # a rebuilt or retagged image must be inspected again
+            return ctx
+        _contexts.pop(lab.id)
+        with contextlib.suppress(Exception):
+            stack.close()
     from dockyard.notebook import sandbox
 
     from .runner import context_for, merged_submission
@@ -82,13 +107,13 @@ def _context(lab: Lab):
         submission = stack.enter_context(merged_submission(lab.submission_base, submission))
     ctx = context_for(lab, client, sandbox=sb, submission=submission)
     stack.callback(ctx.cleanup)
-    _contexts[lab.id] = (ctx, stack)
+    _contexts[lab.id] = (ctx, stack, state)
     return ctx
 
 
 @atexit.register
 def _cleanup() -> None:
-    for _ctx, stack in list(_contexts.values()):
+    for _ctx, stack, _state in list(_contexts.values()):
         with contextlib.suppress(Exception):
             stack.close()
     _contexts.clear()

@@ -251,3 +251,19 @@ def write_submission(lab_dir: Path, release_dir: Path, dest: Path, variant: str 
     nb = answered(nbformat.read(release_dir / name, as_version=4), read(lab_dir), answers)
     nbformat.write(nb, dest / name)
     return dest
+
+
+def sample_class(lab_dir: Path, release_dir: Path, submitted_root: Path, n: int) -> dict[str, str]:
+    """``n`` hand-ins for trying a grading run: the solution, every alternative and broken variant, in turn.
+
+    Returns {student: variant}; the variant "solution" is the reference.
+    """
+    kinds = ["solution"] + [v.name for v in variants(lab_dir, "alternatives")] + [v.name for v in variants(lab_dir)]
+    out = {}
+    for i in range(n):
+        student = f"student-{i + 1:03d}"
+        variant = kinds[i % len(kinds)]
+        write_submission(lab_dir, release_dir, submitted_root / student / Path(lab_dir).name,
+                         None if variant == "solution" else variant)
+        out[student] = variant
+    return out

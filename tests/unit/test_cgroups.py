@@ -248,3 +248,34 @@ def test_remove_when_nothing_exists(tmp_path):
 
 def test_parent_arg():
     assert SandboxCgroup("dockyard-x", Hierarchy(2, Path("/x"), ())).parent_arg == "/dockyard-x"
+
+
+# --- fencing a grading kernel ---------------------------------------------------------------
+
+def test_add_writes_the_pid_to_every_capped_hierarchy_and_procs_reads_them_back(tmp_path):
+    c = cg(v1_tree(tmp_path / "cg"))
+    c.create(memory=64 * MiB, pids=64, cpus=1)
+    for ctrl in ("memory", "pids", "cpu"):
+        (tmp_path / "cg" / ctrl / NAME / "cgroup.procs").write_text("")
+    c.add(4242)
+    assert (tmp_path / "cg" / "pids" / NAME / "cgroup.procs").read_text() == "4242"
+    (tmp_path / "cg" / "memory" / NAME / "cgroup.procs").write_text("4242\n4243\n")
+    assert c.procs() == {4242, 4243}
+
+
+def test_oom_kills_and_pids_max_hits_v1(tmp_path):
+    c = cg(v1_tree(tmp_path / "cg"))
+    c.create(memory=64 * MiB, pids=64, cpus=1)
+    assert (c.oom_kills(), c.pids_max_hits()) == (0, 0)
+    (tmp_path / "cg" / "memory" / NAME / "memory.oom_control").write_text(
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    (tmp_path / "cg" / "pids" / NAME / "pids.events").write_text("max 17\n")
+    assert (c.oom_kills(), c.pids_max_hits()) == (2, 17)
+
+
+def test_oom_kills_and_pids_max_hits_v2(tmp_path):
+    c = cg(v2_tree(tmp_path / "cg"))
+    c.create(memory=64 * MiB, pids=64, cpus=1)
+    (tmp_path / "cg" / NAME / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
+    (tmp_path / "cg" / NAME / "pids.events").write_text("max 3\n")
+    assert (c.oom_kills(), c.pids_max_hits()) == (1, 3)

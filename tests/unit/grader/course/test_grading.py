@@ -1,0 +1,194 @@
+"""Class grading without a daemon: release, gradebook merge, statuses, resumability, reports."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from grader.course import gradebook, grading, labnb, report
+from grader.course.isolation import Answer
+from grader.course.layout import Course
+from grader.course.release import release
+
+FIXTURES = Path(__file__).resolve().parents[3] / "data" / "labs"
+LAB = "90-fixture"
+
+
+@pytest.fixture(scope="module")
+def released_course(tmp_path_factory):
+    """One released course (nbgrader generate_assignment is a few seconds), copied per test."""
+    import os
+
+    old = os.environ.get("DOCKYARD_LABS")
+    os.environ["DOCKYARD_LABS"] = str(FIXTURES)
+    try:
+        course = Course.at(tmp_path_factory.mktemp("course") / "c")
+        release(course, [LAB], progress=lambda _m: None)
+    finally:
+        if old is None:
+            os.environ.pop("DOCKYARD_LABS", None)
+        else:
+            os.environ["DOCKYARD_LABS"] = old
+    return course
+
+
+@pytest.fixture
+def course(released_course, tmp_path, monkeypatch) -> Course:
+    monkeypatch.setenv("DOCKYARD_LABS", str(FIXTURES))
+    dest = tmp_path / "course"
+    shutil.copytree(released_course.root, dest)
+    return Course.at(dest)
+
+
+def test_release_stages_only_what_students_may_see(course):
+    src = course.source(LAB)
+    assert sorted(p.name for p in src.iterdir()) == ["90-fixture.ipynb", "README.md"]
+    nb = nbformat.read(course.release(LAB) / "90-fixture.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "BEGIN SOLUTION" not in text and "docker run -d --name web" not in text
+    assert "note-kept" not in text and "BEGIN HIDDEN" not in text
+    assert (course.root / "nbgrader_config.py").exists()
+    with Gradebook(gradebook.url(course.db)) as gb:
+        assert gb.find_assignment(LAB).max_score == 3
+
+
+def test_an_inconsistent_lab_is_not_released(course, tmp_path, monkeypatch):
+    from dockyard.errors import DockyardError
+
+    labs = tmp_path / "labs"
+    shutil.copytree(FIXTURES, labs)
+    nb = labnb.read(labs / LAB)
+    nb.cells[3].metadata.nbgrader.points = 9
+    nbformat.write(nb, labnb.notebook_path(labs / LAB))
+    monkeypatch.setenv("DOCKYARD_LABS", str(labs))
+    with pytest.raises(DockyardError, match="worth 9 points"):
+        release(course, [LAB], progress=lambda _m: None)
+
+
+def fake_private_grades(course: Course, tmp_path: Path, student: str, web: float, data: float) -> Path:
+    """A worker's private gradebook as nbgrader autograde would leave it."""
+    priv = tmp_path / f"{student}.db"
+    gradebook.snapshot(course.db, priv)
+    with Gradebook(gradebook.url(priv)) as gb:
+        gb.update_or_create_student(student)
+        gb.update_or_create_submission(LAB, student)
+        gb.find_grade("test-web", LAB, LAB, student).auto_score = web
+        gb.find_grade("test-data", LAB, LAB, student).auto_score = data
+        gb.db.commit()
+    return priv
+
+
+def test_merge_brings_one_students_grades_into_the_course(course, tmp_path):
+    priv = fake_private_grades(course, tmp_path, "ann", 1.0, 0.0)
+    cells = gradebook.merge(priv, course.db, LAB, "ann")
+    assert cells == {"test-web": (1.0, 1.0), "test-data": (0.0, 2.0)}
+    got = gradebook.scores(course.db, LAB)
+    assert got["ann"]["score"] == 1.0 and got["ann"]["max_score"] == 3.0
+    # grading again replaces the auto scores, and a teacher's manual score is kept and flagged
+    with Gradebook(gradebook.url(course.db)) as gb:
+        gb.find_grade("test-data", LAB, LAB, "ann").manual_score = 1.5
+        gb.db.commit()
+    (tmp_path / "again").mkdir()
+    gradebook.merge(fake_private_grades(course, tmp_path / "again", "ann", 0.0, 2.0), course.db, LAB, "ann")
+    with Gradebook(gradebook.url(course.db)) as gb:
+        g = gb.find_grade("test-data", LAB, LAB, "ann")
+        assert (g.auto_score, g.manual_score, g.needs_manual_grade) == (2.0, 1.5, True)
+        assert gb.find_grade("test-web", LAB, LAB, "ann").auto_score == 0.0
+
+
+def nb_with_error(tmp_path, ename, evalue="", index=2) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x") for _ in range(4)])
+    nb.cells[index].outputs = [nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[])]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize("ename,status,words", [
+    ("CellTimeoutError", "cell-timeout", "timed out after 7 s in cell 3"),
+    ("GraderError", "grader-error", "the checks could not run in cell 3: no sandbox"),
+])
+def test_diagnose_names_the_cell(tmp_path, ename, status, words):
+    limits = grading.Limits(cell_timeout=7)
+    got = grading.diagnose(Answer({}, 1.0), 0, nb_with_error(tmp_path, ename, "no sandbox"), limits)
+    assert got == (status, words)
+
+
+def test_diagnose_timeouts_memory_forks_and_crashes(tmp_path):
+    limits = grading.Limits(notebook_timeout=30, memory="256m", pids=64)
+    missing = tmp_path / "none.ipynb"
+    assert grading.diagnose(Answer(None, 30, timed_out=True), 0, missing, limits)[1].startswith(
+        "timed out after 30 s for the whole notebook")
+    status, msg = grading.diagnose(Answer({}, 3), 1, missing, limits)
+    assert status == "out-of-memory" and msg.startswith("killed: out of memory (the notebook went over 256m)")
+    status, msg = grading.diagnose(Answer({}, 3), 0, missing, limits, pids_hits=12)
+    assert status == "process-cap" and "cap of 64 processes 12 times" in msg
+    dead = {"autograde": {"success": False, "error": "nbclient.exceptions.DeadKernelError: Kernel died"}}
+    assert grading.diagnose(Answer(dead, 3), 0, missing, limits)[0] == "kernel-died"
+    assert grading.diagnose(Answer(None, 1, interrupted=True), 0, missing, limits)[0] == "interrupted"
+    ok = tmp_path / "ok.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), ok)
+    assert grading.diagnose(Answer({}, 1), 0, ok, limits) == ("ok", "graded")
+
+
+def hand_in(course: Course, student: str, variant=None) -> Path:
+    return labnb.write_submission(FIXTURES / LAB, course.release(LAB), course.submitted(LAB, student), variant)
+
+
+def test_graded_unchanged_hand_ins_are_skipped_without_starting_anything(course, monkeypatch):
+    hand_in(course, "ann")
+    fp = grading.fingerprint(course.submitted(LAB, "ann"))
+    status = course.status_file(LAB, "ann")
+    status.parent.mkdir(parents=True)
+    status.write_text(json.dumps({"student": "ann", "lab": LAB, "status": "ok", "message": "graded", "merged": True,
+                                  "score": 3, "max_score": 3, "fingerprint": fp}))
+
+    def no_run(*_a, **_kw):
+        raise AssertionError("nothing should be graded")
+
+    monkeypatch.setattr(grading, "_Run", no_run)
+    seen = []
+    got = grading.grade_class(course, LAB, progress=seen.append)
+    assert [(o.student, o.skipped, o.score) for o in got] == [("ann", True, 3)]
+    assert seen == got
+    (course.submitted(LAB, "ann") / "README.md").write_text("changed\n")  # a resubmission is graded again
+    with pytest.raises(AssertionError, match="nothing should be graded"):
+        grading.grade_class(course, LAB)
+
+
+def test_grading_needs_a_release_and_known_students(course, tmp_path):
+    from dockyard.errors import DockyardError
+
+    with pytest.raises(DockyardError, match="has not been released"):
+        grading.grade_class(Course.at(tmp_path / "empty"), LAB)
+    hand_in(course, "ann")
+    with pytest.raises(DockyardError, match="no hand-in of 90-fixture from zed"):
+        grading.grade_class(course, LAB, students=["zed"])
+
+
+def test_sandbox_names_are_short_stable_and_distinct(course):
+    a, b = grading.sandbox_name(course, LAB, "ann"), grading.sandbox_name(course, LAB, "bob")
+    assert a != b and a == grading.sandbox_name(course, LAB, "ann") and len(a) <= 12
+
+
+def test_report_csv_and_failure_chart(course, tmp_path):
+    for student, web, data in (("ann", 1.0, 2.0), ("bob", 1.0, 0.0), ("cy", 0.0, 0.0)):
+        hand_in(course, student)
+        gradebook.merge(fake_private_grades(course, tmp_path, student, web, data), course.db, LAB, student)
+        course.status_file(LAB, student).parent.mkdir(parents=True, exist_ok=True)
+        course.status_file(LAB, student).write_text(json.dumps({"status": "ok", "message": "graded", "merged": True}))
+    hand_in(course, "dee")
+    course.status_file(LAB, "dee").write_text(json.dumps(
+        {"status": "notebook-timeout", "message": "timed out after 900 s for the whole notebook", "merged": False}))
+    csv_path, html_path = report.write(course, LAB)
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "student,score,max_score,percent,status,message,test-web,test-data"
+    assert lines[1] == "ann,3,3,100.0,ok,graded,1,2"
+    assert lines[4] == "dee,,,,notebook-timeout,timed out after 900 s for the whole notebook,,"  # never a silent 0
+    rates = report.failure_rates(report.rows(course, LAB), report.tasks(LAB))
+    assert [(t.cell, lost, n) for t, lost, n in rates] == [("test-data", 2, 3), ("test-web", 1, 3)]
+    page = html_path.read_text()
+    assert "the volume holds the note (hidden test)" in page and "2/3" in page and "1 need a look" in page

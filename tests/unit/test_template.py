@@ -1,0 +1,47 @@
+"""The image template: layers hard-linked into a fresh data-root, metadata copied."""
+
+import os
+
+import pytest
+
+from dockyard import template
+from dockyard.errors import DockyardError
+
+
+def test_clone_links_layers_and_copies_metadata(tmp_path):
+    tpl = tmp_path / "tpl"
+    (tpl / "overlay2" / "abc" / "diff" / "usr").mkdir(parents=True)
+    layer_file = tpl / "overlay2" / "abc" / "diff" / "usr" / "python"
+    layer_file.write_text("binary")
+    (tpl / "overlay2" / "l").mkdir()
+    os.symlink("../abc/diff", tpl / "overlay2" / "l" / "SHORT")
+    (tpl / "image" / "overlay2").mkdir(parents=True)
+    (tpl / "image" / "overlay2" / "repositories.json").write_text("{}")
+    root = tmp_path / "sandbox" / "data"
+    template.clone(tpl, root)
+    cloned = root / "overlay2" / "abc" / "diff" / "usr" / "python"
+    assert cloned.read_text() == "binary" and cloned.stat().st_ino == layer_file.stat().st_ino  # shared, not copied
+    assert os.readlink(root / "overlay2" / "l" / "SHORT") == "../abc/diff"
+    meta = root / "image" / "overlay2" / "repositories.json"
+    assert meta.read_text() == "{}"
+    assert meta.stat().st_ino != (tpl / "image" / "overlay2" / "repositories.json").stat().st_ino  # dockerd rewrites it
+    (root / "overlay2" / "abc" / "diff" / "usr" / "python").unlink()  # docker rmi in one sandbox...
+    assert layer_file.exists()  # ...leaves the template whole
+
+
+def test_clone_failure_is_explained(tmp_path, monkeypatch):
+    tpl = tmp_path / "tpl"
+    (tpl / "overlay2").mkdir(parents=True)
+    target = tmp_path / "data"
+    target.mkdir()
+    (target / "overlay2").write_text("in the way")  # cp cannot put a directory here
+    with pytest.raises(DockyardError, match="could not clone the image template"):
+        template.clone(tpl, target)
+
+
+def test_template_key_follows_the_seed(tmp_path):
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "seed" / "seeded.json").write_text('{"busybox": {"key": "1"}}')
+    first = template._key(tmp_path)
+    (tmp_path / "seed" / "seeded.json").write_text('{"busybox": {"key": "2"}}')
+    assert template._key(tmp_path) != first

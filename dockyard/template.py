@@ -8,7 +8,9 @@ upper directory) and removing an image only unlinks the clone's names. What
 dockerd rewrites in place (``image/`` metadata) is copied. Everything else
 (networks, containers, volumes, build cache) starts empty.
 
-Built once per machine and seed (about 10 s), under ``<home>/seed/template``.
+One template per set of images (a busybox-only lab clones a few hundred files, a
+Python lab a few thousand), each built once per machine and seed (seconds), under
+``<home>/seed/template/<images>``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,39 +32,55 @@ BUILDER = "dytemplate"
 KEPT = ("image", "overlay2")  # the parts of a data-root that hold pulled images
 
 
-def template_dir(home: Path | None = None) -> Path:
-    return (home or dockyard_home()) / "seed" / "template"
+ALL = tuple(r.name for r in RECIPES)
 
 
-def _key(home: Path) -> str:
+def template_dir(home: Path | None = None, images: tuple[str, ...] = ALL) -> Path:
+    label = "all" if set(images) == set(ALL) else "+".join(sorted(i.replace(":", "_") for i in images))
+    return (home or dockyard_home()) / "seed" / "template" / label
+
+
+def _key(home: Path, images: tuple[str, ...] = ALL) -> str:
     try:
         index = (home / "seed" / "seeded.json").read_text()
     except OSError:
         index = ""
-    return hashlib.sha256(json.dumps([index, [r.name for r in RECIPES]]).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([index, sorted(images)]).encode()).hexdigest()[:16]
 
 
-def ensure(home: Path | None = None, progress: Callable[[str], None] = print) -> Path:
-    """The template's data-root, built first if missing or made from an older seed."""
+def images_in(folder: Path) -> tuple[str, ...]:
+    """The seeded images a lab's files mention (its notebook, specs, Dockerfiles): what its template needs."""
+    text = "\n".join(p.read_text(errors="replace") for p in sorted(Path(folder).rglob("*"))
+                     if p.is_file() and p.stat().st_size < 2_000_000)
+    found = tuple(name for name in ALL if re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", text))
+    return found or ALL
+
+
+def ensure(home: Path | None = None, progress: Callable[[str], None] = print,
+           images: tuple[str, ...] = ALL) -> Path:
+    """The template's data-root for ``images``, built first if missing or made from an older seed."""
     home = home or dockyard_home()
-    tdir = template_dir(home)
+    unknown = sorted(set(images) - set(ALL))
+    if unknown:
+        raise DockyardError(f"no seeded image {', '.join(unknown)} for a template", f"seeded images: {', '.join(ALL)}")
+    tdir = template_dir(home, images)
     tdir.mkdir(parents=True, exist_ok=True)
     with open(tdir / "lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         root = tdir / "root"
         marker = tdir / "ready.json"
         try:
-            ready = json.loads(marker.read_text()).get("key") == _key(home) and root.is_dir()
+            ready = json.loads(marker.read_text()).get("key") == _key(home, images) and root.is_dir()
         except (OSError, ValueError):
             ready = False
         if not ready:
-            progress("preparing a data-root with the base images (once per machine)")
-            _build(home, tdir)
-            marker.write_text(json.dumps({"key": _key(home), "images": [r.name for r in RECIPES]}))
+            progress(f"preparing a data-root with {', '.join(images)} (once per machine)")
+            _build(home, tdir, images)
+            marker.write_text(json.dumps({"key": _key(home, images), "images": sorted(images)}))
         return root
 
 
-def _build(home: Path, tdir: Path) -> None:
+def _build(home: Path, tdir: Path, images: tuple[str, ...]) -> None:
     from .sandbox import Sandbox
 
     sb = Sandbox(name=BUILDER, home=home)
@@ -70,8 +89,8 @@ def _build(home: Path, tdir: Path) -> None:
         if sb.state.get("storage_driver") != "overlay2":
             raise DockyardError("the template needs the overlay2 storage driver",
                                 "grading still works without it: each sandbox pulls its base images")
-        for r in RECIPES:
-            sb.client.images.pull(r.name)
+        for name in images:
+            sb.client.images.pull(name)
         sb.down(keep_shared=True)
         staging = tdir / "root.new"
         shutil.rmtree(staging, ignore_errors=True)

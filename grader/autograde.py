@@ -143,7 +143,7 @@ def award(lab: str, *ids: str) -> float:
             result = run_check(ctx, check, task.id)
         results.append(result)
         print(result)
-    _record(spec, results)
+    _record(spec, results, getattr(ctx, "inspected", {}))
     errors = [r for r in results if r.status == ERROR]
     if errors:
         raise GraderError("; ".join(f"{r.id}: {r.message}" for r in errors))
@@ -154,7 +154,7 @@ def max_points(lab: Lab, ids: tuple[str, ...]) -> float:
     return round(sum(c.points for _t, c in select(lab, ids)), 3)
 
 
-def _record(lab: Lab, results: list[CheckResult]) -> None:
+def _record(lab: Lab, results: list[CheckResult], inspected: dict) -> None:
     target = os.environ.get("DOCKYARD_EVIDENCE")
     if not target:
         return
@@ -162,5 +162,8 @@ def _record(lab: Lab, results: list[CheckResult]) -> None:
         with open(target, "a", encoding="utf-8") as fh:
             for r in results:
                 fh.write(json.dumps({"lab": lab.id, **r.to_dict()}, default=str) + "\n")
+            for what, data in inspected.items():
+                fh.write(json.dumps({"inspected": what, "data": data}, default=str) + "\n")
     except OSError as exc:  # evidence is for the teacher; never cost the student a point
         print(f"(evidence not saved: {exc})", file=sys.stdout)
+    inspected.clear()

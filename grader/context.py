@@ -44,6 +44,8 @@ class Context:
         self._created_containers: list[str] = []
         self._created_images: list[str] = []
         self._image_cache: dict[str, dict] = {}
+        # every inspect answer the checks looked at, by what they asked for: the evidence a teacher reads later
+        self.inspected: dict[str, dict] = {}
         self.labels = {GRADER_LABEL: self.run_id, LABEL: getattr(sandbox, "name", "grader")}
 
     # --- files of the submission ------------------------------------------------------
@@ -63,6 +65,7 @@ class Context:
                 self._image_cache[ref] = self.client.api.inspect_image(ref)
             except Exception as exc:
                 raise translate_docker_error(exc, f"inspecting image {ref}") from exc
+            self.inspected[f"image {ref}"] = self._image_cache[ref]
         return self._image_cache[ref]
 
     def image_history(self, ref: str) -> list[dict]:
@@ -76,9 +79,11 @@ class Context:
     def container(self, name: str) -> dict:
         """``docker inspect`` data for a container, fresh each call."""
         try:
-            return self.client.api.inspect_container(name)
+            data = self.client.api.inspect_container(name)
         except Exception as exc:
             raise translate_docker_error(exc, f"inspecting container {name}") from exc
+        self.inspected[f"container {name}"] = data
+        return data
 
     def containers(self, **filters) -> list[dict]:
         try:

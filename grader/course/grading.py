@@ -176,7 +176,8 @@ class _Run:
         self.reaper = cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reap")
         self.reaped: list[cf.Future] = []
         try:
-            self.template = template.ensure(progress=lambda _m: None)
+            self.template = template.ensure(progress=lambda _m: None,
+                                            images=template.images_in(labs_root() / lab))
         except DockyardError:
             self.template = None  # without overlay2 each sandbox pulls its own base images
         jupyter = kernelspec(self.tmp / "jupyter")
@@ -314,16 +315,22 @@ def _problem_cells(nb_path: Path, limits: Limits) -> list[tuple[str, str]]:
 
 
 def _write_evidence(target: Path, jsonl: Path, out: Outcome, seconds: float) -> None:
-    results = []
+    """One JSON file beside the autograded notebook: every check's result with its evidence (build-log
+    tail, lint findings, probe answers) and the docker inspect data the checks looked at."""
+    results, inspected = [], {}
     if jsonl.exists():
         for line in jsonl.read_text(errors="replace").splitlines():
             try:
-                results.append(json.loads(line))
+                rec = json.loads(line)
             except ValueError:
                 continue
+            if "inspected" in rec:
+                inspected[rec["inspected"]] = rec["data"]
+            else:
+                results.append(rec)
     target.write_text(json.dumps({"student": out.student, "lab": out.lab, "sandbox": out.sandbox,
                                   "status": out.status, "message": out.message, "autograde_seconds": seconds,
-                                  "checks": results}, indent=1, default=str))
+                                  "checks": results, "inspected": inspected}, indent=1, default=str))
 
 
 def _land(course: Course, out: Outcome) -> None:

@@ -45,3 +45,22 @@ def test_template_key_follows_the_seed(tmp_path):
     first = template._key(tmp_path)
     (tmp_path / "seed" / "seeded.json").write_text('{"busybox": {"key": "2"}}')
     assert template._key(tmp_path) != first
+
+
+def test_images_in_finds_the_seeded_images_a_lab_mentions(tmp_path):
+    (tmp_path / "lab.yaml").write_text("with: {image: busybox}\n")
+    (tmp_path / "solution").mkdir()
+    (tmp_path / "solution" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (tmp_path / "notes.md").write_text("not my-busybox-fork, nor node:18-slimmer\n")
+    assert template.images_in(tmp_path) == ("busybox", "python:3.11-slim")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert template.images_in(empty) == template.ALL  # nothing recognised: every image, never too few
+
+
+def test_each_image_set_has_its_own_template(tmp_path):
+    assert template.template_dir(tmp_path, ("busybox",)).name == "busybox"
+    assert template.template_dir(tmp_path, template.ALL).name == "all"
+    assert template._key(tmp_path, ("busybox",)) != template._key(tmp_path, ("python:3.11-slim",))
+    with pytest.raises(DockyardError, match="no seeded image alpine"):
+        template.ensure(tmp_path, images=("alpine",))

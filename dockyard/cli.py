@@ -228,17 +228,20 @@ def lab(name, backend, port, no_browser):
               help="Folder with your files (Dockerfile labs); the sandbox's state is checked too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--validate", is_flag=True, help="Only check that the lab's lab.yaml is valid.")
+@click.option("--lesson", is_flag=True,
+              help="LAB names a lesson's self-checks (notebooks/checks/), where a graded lab has the same name.")
 @friendly_errors
-def check(name, backend, lab, submission, as_json, validate):
+def check(name, backend, lab, submission, as_json, validate, lesson):
     """Grade your work in the sandbox now and print what passed, with hints.
 
     \b
     Example:
       dockyard check 05-dockerfile --submission labs/05-dockerfile/solution
+      dockyard check 01-namespaces --lesson        # lesson 01's "Try it" exercises
     """
     import grader
 
-    path = grader.find_lab(lab)
+    path = grader.find_lab(lab, prefer="lesson" if lesson else "lab")
     spec = grader.load(path)
     if validate:
         click.echo(f"{path}: valid ({sum(len(t.checks) for t in spec.tasks)} checks in {len(spec.tasks)} tasks, "

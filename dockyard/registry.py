@@ -8,19 +8,25 @@ Two roles use this class:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
 from . import network, procs
 from .errors import DaemonError, ResourceInUse
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}  # flock alone does not serialize threads of one process
 
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -93,8 +99,25 @@ class Registry:
         except (urllib.error.URLError, OSError):
             return False
 
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One start or stop at a time per registry, across threads and processes: the seed registry
+        is shared, and two sandboxes coming up at once would otherwise both start it (one then dies
+        on the taken port and leaves its pid in the pidfile, orphaning the one that listens)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with _THREAD_LOCKS.setdefault(str(self.dir), threading.Lock()), open(self.dir / "start.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def start(self, timeout: float = 10) -> int:
         """Start it if it is not running; returns the PID."""
+        with self._lock():
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> int:
         pid = self.pid()
         if pid and self.ping():
             return pid
@@ -140,10 +163,11 @@ class Registry:
             self.start()
 
     def stop(self) -> bool:
-        pid = procs.read_pidfile(self.pidfile)
-        stopped = procs.stop(pid, str(self.config_path), grace=5) if pid else False
-        self.pidfile.unlink(missing_ok=True)
-        return stopped
+        with self._lock():
+            pid = procs.read_pidfile(self.pidfile)
+            stopped = procs.stop(pid, str(self.config_path), grace=5) if pid else False
+            self.pidfile.unlink(missing_ok=True)
+            return stopped
 
     # --- the HTTP API v2 ----------------------------------------------------------
     def get(self, path: str, accept: str | None = None, method: str = "GET"):

@@ -85,6 +85,26 @@ class Context:
         self.inspected[f"container {name}"] = data
         return data
 
+    def oom_events(self, container_id: str, since: str | None = None) -> int:
+        """How many ``oom`` events the daemon logged for a container (its in-memory event log).
+
+        Docker 20.10 on cgroup v1 sometimes loses the OOMKilled flag when the container's exit is
+        processed before the OOM notification; the ``oom`` event is still logged.
+        """
+        import datetime
+
+        start = 0
+        if since:
+            with contextlib.suppress(ValueError):
+                start = int(datetime.datetime.fromisoformat(since[:19]).replace(
+                    tzinfo=datetime.timezone.utc).timestamp()) - 1
+        try:
+            events = self.client.api.events(since=start, until=int(time.time()) + 1, decode=True,
+                                            filters={"container": container_id, "event": "oom"})
+            return sum(1 for _ in events)
+        except Exception as exc:
+            raise translate_docker_error(exc, "reading the daemon's events") from exc
+
     def containers(self, **filters) -> list[dict]:
         try:
             return self.client.api.containers(all=True, filters=filters or None)

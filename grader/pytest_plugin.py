@@ -47,7 +47,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     if lab:
         from .spec import find_lab
 
-        path = find_lab(lab)
+        path = find_lab(lab, prefer="lab")
         args.append(str(path / "lab.yaml" if path.is_dir() else path))
 
 

@@ -224,18 +224,24 @@ def _parse_check(c, tid, registry, seen_ids, add) -> CheckSpec | None:
                      params=dict(params), hidden=bool(c.get("hidden", False)), hints=dict(hints), line=_line(c))
 
 
-def find_lab(name: str | Path, labs_dir: Path | None = None) -> Path:
-    """A lab by path, by directory name (``05-dockerfile``) or by its number or topic (``05``, ``dockerfile``)."""
+def find_lab(name: str | Path, labs_dir: Path | None = None, prefer: str = "lesson") -> Path:
+    """A lab by path, by directory name (``05-dockerfile``) or by its number or topic (``05``, ``dockerfile``).
+
+    A lesson's self-checks (notebooks/checks/<NN-topic>.yaml) and a graded lab may share a
+    name: ``prefer`` says which one a bare name means ("lesson" in lesson notebooks, "lab"
+    for ``dockyard check`` and the pytest plugin).
+    """
     p = Path(name)
     if (p / "lab.yaml").exists() or (p.suffix in (".yaml", ".yml") and p.exists()):
         return p
     root = labs_dir or _labs_root()
-    # a lesson's self-checks: notebooks/checks/<NN-topic>.yaml
     lesson = root.parent / "notebooks" / "checks" / f"{name}.yaml"
-    if lesson.exists():
-        return lesson
     matches = [d for d in sorted(root.glob("*")) if (d / "lab.yaml").exists()
                and (d.name == str(name) or d.name.split("-", 1)[0] == str(name) or d.name.split("-", 1)[-1] == str(name))]
+    if prefer == "lab" and matches:
+        return matches[0]
+    if lesson.exists():
+        return lesson
     if not matches:
         available = ", ".join(d.name for d in sorted(root.glob("*")) if (d / "lab.yaml").exists()) or "none"
         raise SpecError(root / str(name), [(None, f"no lab called {name!r} (labs here: {available})")])

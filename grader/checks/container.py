@@ -143,7 +143,12 @@ def state(ctx, name, status="running", oom_killed=None, exit_code=None):
                         hint=f"wait for it to finish, or stop it with docker stop {cname}", **evidence)
         return fail(f"container {cname} is {_state_text(ins)}; expected {status}", reason="wrong_status",
                     hint=f"docker ps -a shows the state of {cname}", **evidence)
-    if oom_killed is not None and bool(st.get("OOMKilled")) != oom_killed:
+    killed = bool(st.get("OOMKilled"))
+    if not killed and st.get("ExitCode") == 137 and oom_killed is not None and hasattr(ctx, "oom_events"):
+        # the flag can be lost in a race inside dockerd; the daemon's oom event is the kernel's word
+        killed = ctx.oom_events(ins.get("Id", name), ins.get("Created")) > 0
+        evidence["oom_event"] = killed
+    if oom_killed is not None and killed != oom_killed:
         if oom_killed:
             return fail(f"container {cname} was not killed by the OOM killer (exit code {st.get('ExitCode')}, "
                         f"memory limit {limit}); expected it to be", reason="not_oom_killed",

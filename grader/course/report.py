@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import html
 import json
+import os
 import statistics
 from pathlib import Path
 
@@ -104,21 +105,35 @@ def render_html(course: Course, lab: str, all_rows: list[Row], task_list: list[T
     summary = (f"{len(all_rows)} hand-ins · {len(graded)} graded · {len(problems)} need a look"
                + (f" · median {statistics.median(pcts):.0f}% · mean {statistics.mean(pcts):.0f}%" if pcts else ""))
     rates = failure_rates(all_rows, task_list)
-    bar_h, width = 26, 520
-    svg = [f'<svg width="{width + 380}" height="{bar_h * len(rates) + 10}" role="img" '
+    bar_h, width, left = 26, 480, 430
+    svg = [f'<svg width="{width + left + 60}" height="{bar_h * len(rates) + 10}" role="img" '
            f'aria-label="share of students who lost points, per task">']
     for i, (t, lost, n) in enumerate(rates):
         frac = lost / n if n else 0
         y = i * bar_h + 4
-        svg.append(f'<text x="0" y="{y + 16}" font-size="13">{html.escape(t.title[:48])}</text>'
-                   f'<rect x="360" y="{y}" width="{width}" height="{bar_h - 8}" fill="#eee"/>'
-                   f'<rect x="360" y="{y}" width="{frac * width:.1f}" height="{bar_h - 8}" fill="#c0392b"/>'
-                   f'<text x="{366 + frac * width:.1f}" y="{y + 14}" font-size="12">{lost}/{n}</text>')
+        svg.append(f'<text x="0" y="{y + 16}" font-size="13"><title>{html.escape(t.cell)}</title>'
+                   f'{html.escape(t.title[:60])}</text>'
+                   f'<rect x="{left}" y="{y}" width="{width}" height="{bar_h - 8}" fill="#eee"/>'
+                   f'<rect x="{left}" y="{y}" width="{frac * width:.1f}" height="{bar_h - 8}" fill="#c0392b"/>'
+                   f'<text x="{left + 6 + frac * width:.1f}" y="{y + 14}" font-size="12">{lost}/{n}</text>')
     svg.append("</svg>")
+    # the score distribution: ten bins of 10 %
+    bins = [0] * 10
+    for p in pcts:
+        bins[min(9, int(p // 10))] += 1
+    top = max(bins) or 1
+    hist = ['<svg width="520" height="160" role="img" aria-label="score distribution">']
+    for i, count in enumerate(bins):
+        h = 100 * count / top
+        hist.append(f'<rect x="{10 + i * 50}" y="{130 - h:.1f}" width="44" height="{h:.1f}" fill="#2c7fb8"/>'
+                    f'<text x="{14 + i * 50}" y="{125 - h:.1f}" font-size="12">{count or ""}</text>'
+                    f'<text x="{10 + i * 50}" y="148" font-size="11">{i * 10}–{i * 10 + 10}%</text>')
+    hist.append("</svg>")
     body = []
     for r in all_rows:
         fb = course.feedback(r.student, lab) / f"{lab}.html"
-        link = f'<a href="{html.escape(str(fb))}">feedback</a>' if fb.exists() else ""
+        rel = os.path.relpath(fb, course.reports())  # links keep working when the course folder moves
+        link = f'<a href="{html.escape(rel)}">feedback</a>' if fb.exists() else ""
         score = f"{_num(r.score)}/{_num(r.max_score)}" if r.score is not None else "—"
         cls = "ok" if r.status == "ok" else "bad"
         body.append(f'<tr class="{cls}"><td>{html.escape(r.student)}</td><td>{score}</td>'
@@ -131,6 +146,8 @@ tr.bad td{{background:#fdecea}} table{{border-collapse:collapse}} tr{{border-bot
 <h2>Which tasks trip students</h2>
 <p>Share of graded students who lost points on each task, most-missed first.</p>
 {''.join(svg)}
+<h2>Scores</h2>
+{''.join(hist)}
 <h2>Hand-ins</h2>
 <table><tr><th>student</th><th>score</th><th>status</th><th>why</th><th></th></tr>
 {''.join(body)}</table>

@@ -170,6 +170,10 @@ def test_state_exited_and_oom_killed(ctx, start):
     assert o.passed and "killed by the OOM killer" in o.message, o.message
     o = run(ctx, "container.state", name=hog, status="exited", oom_killed=False)
     assert o.reason == "oom_killed" and "memory limit 16 MiB" in o.message
+    # the daemon's own event log agrees: the fallback when dockerd loses the OOMKilled flag
+    ins = ctx.container(hog)
+    assert ctx.oom_events(ins["Id"], ins["Created"]) == 1
+    assert ctx.oom_events(ctx.container(bad)["Id"], ctx.container(bad)["Created"]) == 0
 
 
 def test_missing_container_suggests_the_near_name(ctx, start):

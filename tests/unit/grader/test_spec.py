@@ -116,3 +116,11 @@ def test_find_lab_by_number_topic_or_path():
     assert find_lab(str(LABS / "05-dockerfile")).name == "05-dockerfile"
     with pytest.raises(SpecError, match="no lab called 'nope'"):
         find_lab("nope")
+
+
+def test_a_lesson_and_a_lab_sharing_a_name_are_told_apart():
+    lesson = find_lab("01-namespaces")  # lesson notebooks' grader.check(...)
+    assert lesson.parent.name == "checks" and lesson.name == "01-namespaces.yaml"
+    lab = find_lab("01-namespaces", prefer="lab")  # dockyard check, the pytest plugin
+    assert lab == LABS / "01-namespaces"
+    assert load(lab).id == "01-namespaces" and load(lab).path != load(lesson).path

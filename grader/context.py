@@ -85,11 +85,12 @@ class Context:
         self.inspected[f"container {name}"] = data
         return data
 
-    def oom_events(self, container_id: str, since: str | None = None) -> int:
-        """How many ``oom`` events the daemon logged for a container (its in-memory event log).
+    def container_events(self, container_id: str, since: str | None = None,
+                         kinds: tuple[str, ...] = ("oom", "kill")) -> dict[str, int]:
+        """How many events of each kind the daemon logged for a container (its in-memory event log).
 
-        Docker 20.10 on cgroup v1 sometimes loses the OOMKilled flag when the container's exit is
-        processed before the OOM notification; the ``oom`` event is still logged.
+        Docker 20.10 on cgroup v1 sometimes loses a container's OOMKilled flag, and under load even
+        its ``oom`` event, when the container's exit is handled before the kernel's OOM notification.
         """
         import datetime
 
@@ -98,12 +99,16 @@ class Context:
             with contextlib.suppress(ValueError):
                 start = int(datetime.datetime.fromisoformat(since[:19]).replace(
                     tzinfo=datetime.timezone.utc).timestamp()) - 1
+        counts = dict.fromkeys(kinds, 0)
         try:
-            events = self.client.api.events(since=start, until=int(time.time()) + 1, decode=True,
-                                            filters={"container": container_id, "event": "oom"})
-            return sum(1 for _ in events)
+            for ev in self.client.api.events(since=start, until=int(time.time()) + 1, decode=True,
+                                             filters={"container": container_id, "event": list(kinds)}):
+                action = (ev.get("Action") or ev.get("status") or "").split(":")[0]
+                if action in counts:
+                    counts[action] += 1
         except Exception as exc:
             raise translate_docker_error(exc, "reading the daemon's events") from exc
+        return counts
 
     def containers(self, **filters) -> list[dict]:
         try:

@@ -107,6 +107,18 @@ def exists(ctx, name):
               id=ins["Id"][:12], status=ins["State"].get("Status"))
 
 
+def _oom_without_flag(ctx, ins: dict, memory: int) -> tuple[bool, str]:
+    """Exit 137 without OOMKilled: dockerd can lose the flag (and, under load, its oom event) when it
+    handles the exit first. A SIGKILL under a memory limit that no docker kill or stop sent is the
+    kernel's OOM killer."""
+    events = ctx.container_events(ins.get("Id", ""), ins.get("Created"))
+    if events.get("oom"):
+        return True, "the daemon logged an oom event (the OOMKilled flag was lost)"
+    if memory and not events.get("kill"):
+        return True, "SIGKILL (exit 137) under a memory limit, and no docker kill or stop sent it"
+    return False, ("killed by docker kill or docker stop" if events.get("kill") else "SIGKILL without a memory limit")
+
+
 @check("container.state", name=NAME,
        status=Param(str, default="running", doc="running, exited, created, paused ...; exited is implied "
                     "when exit_code or oom_killed=true is given"),
@@ -144,10 +156,8 @@ def state(ctx, name, status="running", oom_killed=None, exit_code=None):
         return fail(f"container {cname} is {_state_text(ins)}; expected {status}", reason="wrong_status",
                     hint=f"docker ps -a shows the state of {cname}", **evidence)
     killed = bool(st.get("OOMKilled"))
-    if not killed and st.get("ExitCode") == 137 and oom_killed is not None and hasattr(ctx, "oom_events"):
-        # the flag can be lost in a race inside dockerd; the daemon's oom event is the kernel's word
-        killed = ctx.oom_events(ins.get("Id", name), ins.get("Created")) > 0
-        evidence["oom_event"] = killed
+    if not killed and st.get("ExitCode") == 137 and oom_killed is not None and hasattr(ctx, "container_events"):
+        killed, evidence["oom_evidence"] = _oom_without_flag(ctx, ins, memory)
     if oom_killed is not None and killed != oom_killed:
         if oom_killed:
             return fail(f"container {cname} was not killed by the OOM killer (exit code {st.get('ExitCode')}, "

@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -72,6 +73,7 @@ class Outcome:
     sandbox: str = ""
     fingerprint: str = ""
     timings: dict = dataclasses.field(default_factory=dict)  # seconds per phase: up, autograde, feedback, down
+    port_clash: bool = False  # a host port it asked for was taken (by a hand-in graded at the same time?)
     skipped: bool = False
     workdir: Path | None = dataclasses.field(default=None, repr=False)
 
@@ -79,6 +81,7 @@ class Outcome:
         d = dataclasses.asdict(self)
         d.pop("workdir")
         d.pop("skipped")
+        d.pop("port_clash")
         return d
 
 
@@ -134,10 +137,15 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
     pool = cf.ThreadPoolExecutor(max_workers=run.jobs, thread_name_prefix="grade")
     futures = [pool.submit(run.grade_one, s, fp) for s, fp in todo]
     landed: set[int] = set()
+    alone: list[tuple[str, str]] = []  # hand-ins whose host ports collided with another's: graded again, alone
 
     def land(fut) -> None:
         landed.add(id(fut))
         outcome = fut.result()
+        if outcome.port_clash and run.jobs > 1:
+            _discard(outcome)
+            alone.append((outcome.student, outcome.fingerprint))
+            return
         _land(course, outcome)
         outcomes[outcome.student] = outcome
         if progress:
@@ -146,6 +154,21 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
     try:
         for fut in cf.as_completed(futures):
             land(fut)
+        # Every sandbox publishes ports on the same 127.0.0.1: two hand-ins that both ask for
+        # host port 8080 cannot run at once. Whoever lost that race is graded again with
+        # nothing else running, so a grade never depends on who was graded beside whom.
+        if alone:
+            run.wait_for_teardowns()  # the ports of sandboxes still coming down are not free yet
+        for student, fp in alone:
+            if stop.is_set():
+                break
+            outcome = run.grade_one(student, fp)
+            outcome.message += " (graded again alone: its host ports collided with another hand-in's)"
+            outcome.port_clash = False
+            _land(course, outcome)
+            outcomes[student] = outcome
+            if progress:
+                progress(outcome)
     except BaseException:
         # Ctrl-C or a crash here: cancel what has not started, stop what runs, and still
         # save every hand-in that finished meanwhile
@@ -193,6 +216,10 @@ class _Run:
             self.local.worker = w
         return w
 
+    def wait_for_teardowns(self) -> None:
+        for f in list(self.reaped):
+            f.exception()  # waits; a failure is reported by close()
+
     def close(self) -> None:
         for w in self.workers:
             w.close()
@@ -239,6 +266,7 @@ class _Run:
                 out.timings["feedback"] = res["feedback_seconds"]
             nb_path = priv.autograded(student, lab) / f"{lab}.ipynb"
             out.status, out.message = diagnose(answer, fence.oom_kills(), nb_path, limits, fence.pids_max_hits())
+            out.port_clash = port_clash(nb_path)
             if nb_path.exists() and out.status not in ("interrupted", "notebook-timeout"):
                 _write_evidence(nb_path.parent / EVIDENCE, evidence, out, answer.seconds)
                 fb = res.get("feedback") or {}
@@ -296,6 +324,28 @@ def diagnose(answer, oom_kills: int, nb_path: Path, limits: Limits, pids_hits: i
     if problems:
         return problems[0][0], "; ".join(msg for _k, msg in problems)
     return OK, "graded"
+
+
+CLASH = re.compile(r"port is already allocated|address already in use", re.I)
+
+
+def port_clash(nb_path: Path) -> bool:
+    """Did any cell fail to get a host port? (Docker: "port is already allocated"; a bind: EADDRINUSE.)"""
+    if not nb_path.exists():
+        return False
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            text = o.get("text") or o.get("evalue") or "".join(o.get("traceback") or []) or \
+                str((o.get("data") or {}).get("text/plain", ""))
+            if CLASH.search(text):
+                return True
+    return False
+
+
+def _discard(out: Outcome) -> None:
+    if out.workdir is not None:
+        shutil.rmtree(out.workdir, ignore_errors=True)
 
 
 def _problem_cells(nb_path: Path, limits: Limits) -> list[tuple[str, str]]:

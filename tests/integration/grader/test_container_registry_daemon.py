@@ -172,8 +172,8 @@ def test_state_exited_and_oom_killed(ctx, start):
     assert o.reason == "oom_killed" and "memory limit 16 MiB" in o.message
     # the daemon's own event log agrees: the fallback when dockerd loses the OOMKilled flag
     ins = ctx.container(hog)
-    assert ctx.oom_events(ins["Id"], ins["Created"]) == 1
-    assert ctx.oom_events(ctx.container(bad)["Id"], ctx.container(bad)["Created"]) == 0
+    assert ctx.container_events(ins["Id"], ins["Created"]) == {"oom": 1, "kill": 0}
+    assert ctx.container_events(ctx.container(bad)["Id"], ctx.container(bad)["Created"]) == {"oom": 0, "kill": 0}
 
 
 def test_missing_container_suggests_the_near_name(ctx, start):

@@ -159,20 +159,24 @@ def test_state_oom_killed(ctx):
     assert "--memory" in o.hint
 
 
-@pytest.mark.parametrize("events,passed", [(1, True), (0, False)])
-def test_state_oom_flag_lost_by_dockerd_is_recovered_from_its_oom_event(data, events, passed):
+@pytest.mark.parametrize("events,passed,why", [
+    ({"oom": 1, "kill": 0}, True, "the daemon logged an oom event"),
+    ({"oom": 0, "kill": 0}, True, "no docker kill or stop sent it"),
+    ({"oom": 0, "kill": 1}, False, "killed by docker kill or docker stop"),
+])
+def test_state_oom_flag_lost_by_dockerd_is_recovered_from_its_events(data, events, passed, why):
     lost = data["oom"]
     lost["State"]["OOMKilled"] = False  # docker 20.10 can drop it when the exit is processed first
 
     class WithEvents(FakeContext):
-        def oom_events(self, container_id, since=None):
-            self._record("oom_events", container_id, since)
+        def container_events(self, container_id, since=None):
+            self._record("container_events", container_id, since)
             return events
 
     ctx = WithEvents(containers={"oom": lost})
     o = run(ctx, "container.state", name="oom", oom_killed=True)
-    assert o.passed is passed and o.evidence["oom_event"] is passed
-    assert ctx.calls_to("oom_events") == [((lost["Id"], lost["Created"]), {})]
+    assert o.passed is passed and why in o.evidence["oom_evidence"]
+    assert ctx.calls_to("container_events") == [((lost["Id"], lost["Created"]), {})]
 
 
 def test_state_oom_killed_but_expected_running_explains_memory(ctx):

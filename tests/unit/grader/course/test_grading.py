@@ -192,3 +192,19 @@ def test_report_csv_and_failure_chart(course, tmp_path):
     assert [(t.cell, lost, n) for t, lost, n in rates] == [("test-data", 2, 3), ("test-web", 1, 3)]
     page = html_path.read_text()
     assert "the volume holds the note (hidden test)" in page and "2/3" in page and "1 need a look" in page
+
+
+@pytest.mark.parametrize("output,clash", [
+    (nbformat.v4.new_output("stream", text="docker: Error response from daemon: driver failed programming external "
+                                            "connectivity on endpoint web: Bind for 127.0.0.1:8080 failed: port is "
+                                            "already allocated.\n"), True),
+    (nbformat.v4.new_output("error", ename="OSError", evalue="[Errno 98] Address already in use", traceback=[]), True),
+    (nbformat.v4.new_output("stream", text="web is running on 127.0.0.1:8080\n"), False),
+])
+def test_port_clash_is_recognised_in_any_output(tmp_path, output, clash):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    nb.cells[0].outputs = [output]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert grading.port_clash(path) is clash
+    assert grading.port_clash(tmp_path / "missing.ipynb") is False

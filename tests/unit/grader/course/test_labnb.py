@@ -149,7 +149,7 @@ def test_a_variant_that_replaces_the_solution_files_leaves_them_out(tmp_path, la
 def test_sample_class_cycles_through_solution_and_variants(tmp_path, lab):
     rel = released(tmp_path, lab)
     made = labnb.sample_class(lab, rel, tmp_path / "submitted", 7)
-    names = ["solution"] + [v.name for v in labnb.variants(lab)]
+    names = ["solution"] + [v.name for v in labnb.variants(lab, "alternatives")] + [v.name for v in labnb.variants(lab)]
     assert list(made.values()) == [names[i % len(names)] for i in range(7)]
     assert (tmp_path / "submitted" / "student-007" / "90-fixture" / "90-fixture.ipynb").exists()
 

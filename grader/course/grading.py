@@ -5,18 +5,22 @@ thread:
 
 1. copies the hand-in, the lab's source folder and a snapshot of the gradebook
    into a private nbgrader course in a temporary folder;
-2. starts a fresh sandbox named after the hand-in (``g`` + 8 hex digits), so no
+2. starts a fresh sandbox named after the hand-in (``g`` + 8 hex digits), its
+   base images hard-linked from a template (:mod:`dockyard.template`), so no
    student's cells can see or delete another's containers;
-3. runs ``nbgrader autograde`` there with DOCKER_HOST pointing at that sandbox,
-   a per-cell timeout (nbgrader's) and a whole-notebook timeout and memory and
-   pids caps (ours, see :mod:`isolation`), then ``generate_feedback``;
-4. tears the sandbox down.
+3. has its warm nbgrader worker (:mod:`.worker`, one per slot) run autograde
+   and feedback there, with DOCKER_HOST pointing at that sandbox, nbgrader's
+   per-cell timeout, our whole-notebook timeout, and the kernel fenced in a
+   cgroup with memory and pids caps (:mod:`.isolation`, :mod:`.fence`);
+4. hands the sandbox to a reaper thread that tears it down.
 
 The main thread then, one hand-in at a time, copies the autograded notebook,
 the evidence and the feedback into the course, merges the grades into the
 course gradebook (the only writer) and writes ``grading/<lab>/<student>.json``.
 A hand-in with such a status file and unchanged files is not graded again
-unless ``force``; Ctrl-C or a crash loses only the hand-ins in flight.
+unless ``force``; Ctrl-C or a crash loses only the hand-ins in flight. A
+hand-in that lost a host port to another graded at the same time is graded
+again at the end, alone.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -35,20 +38,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import nbformat
-
 from dockyard.config import parse_size
 from dockyard.errors import DockyardError
 
 from . import gradebook, labnb
+from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evidence
 from .config import CELL_TIMEOUT, write_config
 from .isolation import KernelFence, Worker
 from .layout import Course, labs_root
 from .release import tool_env
 from .worker import kernelspec
 
-OK = "ok"
-EVIDENCE = "dockyard-evidence.json"
 
 
 @dataclasses.dataclass
@@ -268,11 +268,11 @@ class _Run:
             out.status, out.message = diagnose(answer, fence.oom_kills(), nb_path, limits, fence.pids_max_hits())
             out.port_clash = port_clash(nb_path)
             if nb_path.exists() and out.status not in ("interrupted", "notebook-timeout"):
-                _write_evidence(nb_path.parent / EVIDENCE, evidence, out, answer.seconds)
+                write_evidence(nb_path.parent / EVIDENCE, evidence, out, answer.seconds)
                 fb = res.get("feedback") or {}
                 if not fb.get("success") and out.status == OK:
                     out.status, out.message = "failed", ("grades saved, but nbgrader generate_feedback failed: "
-                                                         + _last_lines(fb.get("error") or fb.get("log") or ""))
+                                                         + last_lines(fb.get("error") or fb.get("log") or ""))
                 out.merged = True  # the main thread merges it
         except DockyardError as exc:
             out.status, out.message = "failed", f"{exc.problem} ({exc.fix})"
@@ -297,90 +297,9 @@ def _stop_shared_registries() -> None:
             pass
 
 
-def diagnose(answer, oom_kills: int, nb_path: Path, limits: Limits, pids_hits: int = 0) -> tuple[str, str]:
-    """What happened to a hand-in, in words a teacher can act on."""
-    if answer.interrupted:
-        return "interrupted", "grading was interrupted (Ctrl-C); it will be graded on the next run"
-    forks = (f"; it also hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?)"
-             if pids_hits else "")
-    if answer.timed_out:
-        return "notebook-timeout", (f"timed out after {limits.notebook_timeout} s for the whole notebook; "
-                                    f"no grades were saved{forks}")
-    if oom_kills:
-        where = _problem_cells(nb_path, limits)
-        return "out-of-memory", (f"killed: out of memory (the notebook went over {limits.memory})"
-                                 + (f"; {where[0][1]}" if where else "; no grades were saved") + forks)
-    if pids_hits:
-        return "process-cap", (f"hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?); "
-                               + ("; ".join(m for _k, m in _problem_cells(nb_path, limits))
-                                  or ("graded" if nb_path.exists() else "no grades were saved")))
-    ag = (answer.result or {}).get("autograde") or {}
-    if not nb_path.exists():
-        said = _last_lines(ag.get("error") or ag.get("log") or "(no answer from the grading process)")
-        if "DeadKernelError" in said or "Kernel died" in said:
-            return "kernel-died", f"the notebook's kernel died; no grades were saved. nbgrader said: {said}"
-        return "failed", f"nbgrader autograde failed; no grades were saved. It said: {said}"
-    problems = _problem_cells(nb_path, limits)
-    if problems:
-        return problems[0][0], "; ".join(msg for _k, msg in problems)
-    return OK, "graded"
-
-
-CLASH = re.compile(r"port is already allocated|address already in use", re.I)
-
-
-def port_clash(nb_path: Path) -> bool:
-    """Did any cell fail to get a host port? (Docker: "port is already allocated"; a bind: EADDRINUSE.)"""
-    if not nb_path.exists():
-        return False
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            text = o.get("text") or o.get("evalue") or "".join(o.get("traceback") or []) or \
-                str((o.get("data") or {}).get("text/plain", ""))
-            if CLASH.search(text):
-                return True
-    return False
-
-
 def _discard(out: Outcome) -> None:
     if out.workdir is not None:
         shutil.rmtree(out.workdir, ignore_errors=True)
-
-
-def _problem_cells(nb_path: Path, limits: Limits) -> list[tuple[str, str]]:
-    if not nb_path.exists():
-        return []
-    out = []
-    nb = nbformat.read(nb_path, as_version=4)
-    for i, cell in enumerate(nb.cells, 1):
-        for o in cell.get("outputs", []):
-            if o.get("output_type") != "error":
-                continue
-            if o.get("ename") == "CellTimeoutError":
-                out.append(("cell-timeout", f"timed out after {limits.cell_timeout} s in cell {i}"))
-            elif o.get("ename") == "GraderError":
-                out.append(("grader-error", f"the checks could not run in cell {i}: {o.get('evalue', '')}"))
-    return out
-
-
-def _write_evidence(target: Path, jsonl: Path, out: Outcome, seconds: float) -> None:
-    """One JSON file beside the autograded notebook: every check's result with its evidence (build-log
-    tail, lint findings, probe answers) and the docker inspect data the checks looked at."""
-    results, inspected = [], {}
-    if jsonl.exists():
-        for line in jsonl.read_text(errors="replace").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if "inspected" in rec:
-                inspected[rec["inspected"]] = rec["data"]
-            else:
-                results.append(rec)
-    target.write_text(json.dumps({"student": out.student, "lab": out.lab, "sandbox": out.sandbox,
-                                  "status": out.status, "message": out.message, "autograde_seconds": seconds,
-                                  "checks": results, "inspected": inspected}, indent=1, default=str))
 
 
 def _land(course: Course, out: Outcome) -> None:
@@ -419,11 +338,6 @@ def _replace_tree(src: Path, dest: Path) -> None:
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(src, dest)
-
-
-def _last_lines(text: str, lines: int = 6) -> str:
-    keep = [ln for ln in text.strip().splitlines() if "Kernel is running over TCP" not in ln]
-    return " / ".join(keep[-lines:])
 
 
 def expected_scores(lab_dir: Path) -> dict[str, float]:

@@ -6,6 +6,7 @@ the tests assert that none is left, nor any kernel cgroup.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
@@ -15,7 +16,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from dockyard import cgroups
@@ -66,8 +66,11 @@ def test_every_hand_in_gets_its_expected_score(lab, tmp_path, monkeypatch):
     for name in want:
         ev = json.loads((course.autograded(name, lab) / "dockyard-evidence.json").read_text())
         assert ev["student"] == name and ev["checks"], name
+        assert ev["inspected"] or name != "solution", "the docker inspect data the checks looked at"
         page = (course.feedback(name, lab) / f"{lab}.html").read_text()
         assert "BEGIN HIDDEN TESTS" not in page
+        shown = [c for c in ev["checks"] if not c["hidden"]]
+        assert any(html.escape(c["title"], quote=False) in page for c in shown), name  # each check's message is there
         hidden = [c["id"] for c in ev["checks"] if c["hidden"]]
         assert not any(f'"{h}"' in page or f"&quot;{h}&quot;" in page for h in hidden), name
     assert leftovers() == []

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from grader.course import gradebook, grading, labnb, report
+from grader.course import diagnosis, gradebook, grading, labnb, report
 from grader.course.isolation import Answer
 from grader.course.layout import Course
 from grader.course.release import release
@@ -113,25 +113,25 @@ def nb_with_error(tmp_path, ename, evalue="", index=2) -> Path:
 ])
 def test_diagnose_names_the_cell(tmp_path, ename, status, words):
     limits = grading.Limits(cell_timeout=7)
-    got = grading.diagnose(Answer({}, 1.0), 0, nb_with_error(tmp_path, ename, "no sandbox"), limits)
+    got = diagnosis.diagnose(Answer({}, 1.0), 0, nb_with_error(tmp_path, ename, "no sandbox"), limits)
     assert got == (status, words)
 
 
 def test_diagnose_timeouts_memory_forks_and_crashes(tmp_path):
     limits = grading.Limits(notebook_timeout=30, memory="256m", pids=64)
     missing = tmp_path / "none.ipynb"
-    assert grading.diagnose(Answer(None, 30, timed_out=True), 0, missing, limits)[1].startswith(
+    assert diagnosis.diagnose(Answer(None, 30, timed_out=True), 0, missing, limits)[1].startswith(
         "timed out after 30 s for the whole notebook")
-    status, msg = grading.diagnose(Answer({}, 3), 1, missing, limits)
+    status, msg = diagnosis.diagnose(Answer({}, 3), 1, missing, limits)
     assert status == "out-of-memory" and msg.startswith("killed: out of memory (the notebook went over 256m)")
-    status, msg = grading.diagnose(Answer({}, 3), 0, missing, limits, pids_hits=12)
+    status, msg = diagnosis.diagnose(Answer({}, 3), 0, missing, limits, pids_hits=12)
     assert status == "process-cap" and "cap of 64 processes 12 times" in msg
     dead = {"autograde": {"success": False, "error": "nbclient.exceptions.DeadKernelError: Kernel died"}}
-    assert grading.diagnose(Answer(dead, 3), 0, missing, limits)[0] == "kernel-died"
-    assert grading.diagnose(Answer(None, 1, interrupted=True), 0, missing, limits)[0] == "interrupted"
+    assert diagnosis.diagnose(Answer(dead, 3), 0, missing, limits)[0] == "kernel-died"
+    assert diagnosis.diagnose(Answer(None, 1, interrupted=True), 0, missing, limits)[0] == "interrupted"
     ok = tmp_path / "ok.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), ok)
-    assert grading.diagnose(Answer({}, 1), 0, ok, limits) == ("ok", "graded")
+    assert diagnosis.diagnose(Answer({}, 1), 0, ok, limits) == ("ok", "graded")
 
 
 def hand_in(course: Course, student: str, variant=None) -> Path:
@@ -206,5 +206,5 @@ def test_port_clash_is_recognised_in_any_output(tmp_path, output, clash):
     nb.cells[0].outputs = [output]
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
-    assert grading.port_clash(path) is clash
-    assert grading.port_clash(tmp_path / "missing.ipynb") is False
+    assert diagnosis.port_clash(path) is clash
+    assert diagnosis.port_clash(tmp_path / "missing.ipynb") is False

@@ -1,0 +1,103 @@
+"""What happened to one hand-in, in words a teacher can act on, and the evidence kept beside it.
+
+Statuses: ok, cell-timeout, grader-error, process-cap, notebook-timeout, out-of-memory,
+kernel-died, failed, interrupted. Read from what the worker answered, the kernel's
+cgroup counters and the autograded notebook's outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+OK = "ok"
+EVIDENCE = "dockyard-evidence.json"
+
+
+def diagnose(answer, oom_kills: int, nb_path: Path, limits, pids_hits: int = 0) -> tuple[str, str]:
+    """What happened to a hand-in, in words a teacher can act on."""
+    if answer.interrupted:
+        return "interrupted", "grading was interrupted (Ctrl-C); it will be graded on the next run"
+    forks = (f"; it also hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?)"
+             if pids_hits else "")
+    if answer.timed_out:
+        return "notebook-timeout", (f"timed out after {limits.notebook_timeout} s for the whole notebook; "
+                                    f"no grades were saved{forks}")
+    if oom_kills:
+        where = problem_cells(nb_path, limits)
+        return "out-of-memory", (f"killed: out of memory (the notebook went over {limits.memory})"
+                                 + (f"; {where[0][1]}" if where else "; no grades were saved") + forks)
+    if pids_hits:
+        return "process-cap", (f"hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?); "
+                               + ("; ".join(m for _k, m in problem_cells(nb_path, limits))
+                                  or ("graded" if nb_path.exists() else "no grades were saved")))
+    ag = (answer.result or {}).get("autograde") or {}
+    if not nb_path.exists():
+        said = last_lines(ag.get("error") or ag.get("log") or "(no answer from the grading process)")
+        if "DeadKernelError" in said or "Kernel died" in said:
+            return "kernel-died", f"the notebook's kernel died; no grades were saved. nbgrader said: {said}"
+        return "failed", f"nbgrader autograde failed; no grades were saved. It said: {said}"
+    problems = problem_cells(nb_path, limits)
+    if problems:
+        return problems[0][0], "; ".join(msg for _k, msg in problems)
+    return OK, "graded"
+
+
+CLASH = re.compile(r"port is already allocated|address already in use", re.I)
+
+
+def port_clash(nb_path: Path) -> bool:
+    """Did any cell fail to get a host port? (Docker: "port is already allocated"; a bind: EADDRINUSE.)"""
+    if not nb_path.exists():
+        return False
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            text = o.get("text") or o.get("evalue") or "".join(o.get("traceback") or []) or \
+                str((o.get("data") or {}).get("text/plain", ""))
+            if CLASH.search(text):
+                return True
+    return False
+
+
+def problem_cells(nb_path: Path, limits) -> list[tuple[str, str]]:
+    if not nb_path.exists():
+        return []
+    out = []
+    nb = nbformat.read(nb_path, as_version=4)
+    for i, cell in enumerate(nb.cells, 1):
+        for o in cell.get("outputs", []):
+            if o.get("output_type") != "error":
+                continue
+            if o.get("ename") == "CellTimeoutError":
+                out.append(("cell-timeout", f"timed out after {limits.cell_timeout} s in cell {i}"))
+            elif o.get("ename") == "GraderError":
+                out.append(("grader-error", f"the checks could not run in cell {i}: {o.get('evalue', '')}"))
+    return out
+
+
+def write_evidence(target: Path, jsonl: Path, out, seconds: float) -> None:
+    """One JSON file beside the autograded notebook: every check's result with its evidence (build-log
+    tail, lint findings, probe answers) and the docker inspect data the checks looked at."""
+    results, inspected = [], {}
+    if jsonl.exists():
+        for line in jsonl.read_text(errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if "inspected" in rec:
+                inspected[rec["inspected"]] = rec["data"]
+            else:
+                results.append(rec)
+    target.write_text(json.dumps({"student": out.student, "lab": out.lab, "sandbox": out.sandbox,
+                                  "status": out.status, "message": out.message, "autograde_seconds": seconds,
+                                  "checks": results, "inspected": inspected}, indent=1, default=str))
+
+
+def last_lines(text: str, lines: int = 6) -> str:
+    keep = [ln for ln in text.strip().splitlines() if "Kernel is running over TCP" not in ln]
+    return " / ".join(keep[-lines:])

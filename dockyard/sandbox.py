@@ -304,12 +304,7 @@ class Sandbox:
 
     def stop_shared_if_idle(self) -> list[str]:
         """Stop the machine-wide registries when no sandbox but this one is running."""
-        stopped = []
-        if not any(s.running() for s in list_sandboxes(self.cfg.home) if s.name != self.name):
-            for reg in (self.seed_store.registry, self.hub_cache):
-                if reg.stop():
-                    stopped.append(f"shared registry :{reg.port}")
-        return stopped
+        return stop_shared_if_idle(self.cfg.home, but=self.name)
 
     def _kill_containers(self) -> None:
         """SIGKILL every running container: its data is about to be purged, and dockerd would
@@ -504,6 +499,19 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def stop_shared_if_idle(home: Path | None = None, but: str | None = None) -> list[str]:
+    """Stop the machine-wide seed registry (and hub cache) when no sandbox other than ``but`` runs."""
+    boxes = list_sandboxes(home)
+    if any(s.running() for s in boxes if s.name != but):
+        return []
+    shared = Sandbox(SandboxConfig.from_env(**({"home": home} if home else {})))  # only its shared paths are used
+    stopped = []
+    for reg in (shared.seed_store.registry, shared.hub_cache):
+        if reg.stop():
+            stopped.append(f"shared registry :{reg.port}")
+    return stopped
 
 
 def list_sandboxes(home: Path | None = None) -> list[Sandbox]:

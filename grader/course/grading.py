@@ -40,6 +40,7 @@ from typing import Callable
 
 from dockyard.config import parse_size
 from dockyard.errors import DockyardError
+from dockyard.sandbox import stop_shared_if_idle
 
 from . import gradebook, labnb
 from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evidence
@@ -227,7 +228,7 @@ class _Run:
         for f in self.reaped:
             if f.exception() is not None:
                 print(f"warning: a grading sandbox did not come down cleanly: {f.exception()}", file=sys.stderr)
-        _stop_shared_registries()
+        stop_shared_if_idle()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def grade_one(self, student: str, fp: str) -> Outcome:
@@ -285,16 +286,6 @@ class _Run:
                 self.reaped.append(self.reaper.submit(sb.down, purge=True, keep_shared=True))
             out.seconds = round(time.monotonic() - t0, 2)
         return out
-
-
-def _stop_shared_registries() -> None:
-    from dockyard.sandbox import Sandbox, list_sandboxes
-
-    if not any(s.running() for s in list_sandboxes()):
-        try:
-            Sandbox(name="gidle").stop_shared_if_idle()
-        except DockyardError:
-            pass
 
 
 def _discard(out: Outcome) -> None:

@@ -310,8 +310,10 @@ class Sandbox:
         """SIGKILL every running container: its data is about to be purged, and dockerd would
         otherwise give each one its stop timeout (a `sleep` as PID 1 ignores SIGTERM)."""
         with contextlib.suppress(Exception):
-            for c in self.client.api.containers(filters={"status": "running"}):
+            for c in self.client.api.containers(filters={"status": ["running", "paused"]}):
                 with contextlib.suppress(Exception):
+                    if c.get("State") == "paused":  # a paused container refuses a kill
+                        self.client.api.unpause(c["Id"])
                     self.client.api.kill(c["Id"])
 
     def _user_network_bridges(self) -> list[str]:

@@ -214,3 +214,26 @@ def test_user_network_bridges(docker_api, spawn):
     box = sb.Sandbox(name="t1")
     assert box._user_network_bridges() == ["br-abcdef012345", "dy-db-net"]
     assert box.state["network_bridges"] == ["br-abcdef012345", "dy-db-net"]
+
+
+def test_purging_kills_running_and_paused_containers_first():
+    """dockerd would give each container its stop timeout (a `sleep` ignores SIGTERM); a paused one refuses a kill."""
+    calls = []
+
+    class API:
+        def containers(self, filters):
+            calls.append(("list", filters))
+            return [{"Id": "a", "State": "running"}, {"Id": "b", "State": "paused"}]
+
+        def unpause(self, cid):
+            calls.append(("unpause", cid))
+
+        def kill(self, cid):
+            calls.append(("kill", cid))
+            if cid == "a":
+                raise RuntimeError("already gone")  # one failure does not stop the others
+
+    box = sb.Sandbox(name="p1")
+    box._client = type("Client", (), {"api": API()})()
+    box._kill_containers()
+    assert calls == [("list", {"status": ["running", "paused"]}), ("kill", "a"), ("unpause", "b"), ("kill", "b")]

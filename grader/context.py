@@ -9,6 +9,7 @@ in ``finally`` by the runner, also on Ctrl-C or a crashing check) removes it all
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
 import threading
 import time
@@ -92,8 +93,6 @@ class Context:
         Docker 20.10 on cgroup v1 sometimes loses a container's OOMKilled flag, and under load even
         its ``oom`` event, when the container's exit is handled before the kernel's OOM notification.
         """
-        import datetime
-
         start = 0
         if since:
             with contextlib.suppress(ValueError):

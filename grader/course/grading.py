@@ -42,7 +42,7 @@ from dockyard.config import parse_size
 from dockyard.errors import DockyardError
 from dockyard.sandbox import stop_shared_if_idle
 
-from . import gradebook, labnb
+from . import gradebook
 from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evidence
 from .config import CELL_TIMEOUT, write_config
 from .isolation import KernelFence, Worker
@@ -329,15 +329,3 @@ def _replace_tree(src: Path, dest: Path) -> None:
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(src, dest)
-
-
-def expected_scores(lab_dir: Path) -> dict[str, float]:
-    """Variant name → the score its expected.yaml promises (the reference solution is "solution")."""
-    from ..spec import load
-
-    lab = load(Path(lab_dir) / "lab.yaml")
-    out = {"solution": lab.total}
-    for kind in ("broken", "alternatives"):
-        for v in labnb.variants(lab_dir, kind):
-            out[v.name] = labnb.expected_score(lab, v.failing)
-    return out

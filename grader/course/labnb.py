@@ -117,6 +117,17 @@ def variants(lab_dir: Path, kind: str = "broken") -> list[Variant]:
     return out
 
 
+def all_variants(lab_dir: Path) -> list[Variant]:
+    """The alternatives (full marks), then the broken variants."""
+    return variants(lab_dir, "alternatives") + variants(lab_dir)
+
+
+def expected_scores(lab_dir: Path) -> dict[str, float]:
+    """Hand-in name → the score it must get: "solution" (the reference) first, then every variant."""
+    lab = load(Path(lab_dir) / "lab.yaml")
+    return {"solution": lab.total, **{v.name: expected_score(lab, v.failing) for v in all_variants(lab_dir)}}
+
+
 def expected_score(lab: Lab, failing: Iterable[str]) -> float:
     failing = set(failing)
     return round(sum(c.points for _t, c in lab.checks() if c.id not in failing), 3)
@@ -177,7 +188,7 @@ def validate(lab_dir: Path) -> list[str]:
             problems.append(f"cell {i} has stored outputs")
     ids = {c.id for _t, c in lab.checks()}
     answers = solution_cells(nb)
-    for v in variants(lab_dir) + variants(lab_dir, "alternatives"):
+    for v in all_variants(lab_dir):
         for f in v.failing:
             if f not in ids:
                 problems.append(f"broken/{v.name}: failing check {f!r} is not in lab.yaml")
@@ -236,7 +247,7 @@ def write_submission(lab_dir: Path, release_dir: Path, dest: Path, variant: str 
     answers: dict = {}
     layers = [lab_dir / "solution"]
     if variant is not None:
-        v = next((v for v in variants(lab_dir) + variants(lab_dir, "alternatives") if v.name == variant), None)
+        v = next((v for v in all_variants(lab_dir) if v.name == variant), None)
         if v is None:
             raise KeyError(f"{lab_dir.name} has no broken variant {variant!r}")
         answers = v.answers
@@ -258,7 +269,7 @@ def sample_class(lab_dir: Path, release_dir: Path, submitted_root: Path, n: int)
 
     Returns {student: variant}; the variant "solution" is the reference.
     """
-    kinds = ["solution"] + [v.name for v in variants(lab_dir, "alternatives")] + [v.name for v in variants(lab_dir)]
+    kinds = list(expected_scores(lab_dir))
     out = {}
     for i in range(n):
         student = f"student-{i + 1:03d}"

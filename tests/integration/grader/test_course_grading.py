@@ -21,7 +21,7 @@ import pytest
 from dockyard import cgroups
 from dockyard.sandbox import list_sandboxes
 from grader.course import gradebook, labnb
-from grader.course.grading import Limits, expected_scores, grade_class
+from grader.course.grading import Limits, grade_class
 from grader.course.layout import Course
 from grader.course.release import release
 from tests.integration.conftest import _require_host
@@ -43,7 +43,7 @@ def leftovers() -> list[str]:
 def class_of(course: Course, lab_dir: Path) -> dict[str, float]:
     """One hand-in per expected result: the solution, every alternative, every broken variant."""
     release(course, [lab_dir.name], progress=lambda _m: None)
-    want = expected_scores(lab_dir)
+    want = labnb.expected_scores(lab_dir)
     for name in want:
         labnb.write_submission(lab_dir, course.release(lab_dir.name), course.submitted(lab_dir.name, name),
                                None if name == "solution" else name)

@@ -39,7 +39,7 @@ from grader.course.release import release, tool_env  # noqa: E402
 
 
 def serial(course: Course, lab: str, students: list[str], reset: bool) -> tuple[float, list[float]]:
-    sb = Sandbox(name="benchser")
+    sb = Sandbox(name="benchser", workspace=(str(course.root / "autograded"),))  # where nbgrader runs the notebooks
     per = []
     try:
         sb.up(progress=lambda _m: None)

@@ -52,16 +52,18 @@ def main():
 @click.option("--storage-driver", type=click.Choice(["overlay2", "vfs"]), default=None)
 @click.option("--online", is_flag=True, help="Mirror Docker Hub through a local pull-through cache.")
 @click.option("--reseed", is_flag=True, help="Rebuild the base images from Debian packages.")
+@click.option("--workspace", "-w", multiple=True, type=click.Path(file_okay=False, resolve_path=True),
+              help="A host folder containers may bind (-v DIR/x:/x); repeat for more. Added until `down`.")
 @friendly_errors
-def up(name, backend, memory, pids, cpus, subnet, disk, storage_driver, online, reseed):
+def up(name, backend, memory, pids, cpus, subnet, disk, storage_driver, online, reseed, workspace):
     """Start the sandbox (idempotent) and print its DOCKER_HOST.
 
     \b
     Example:
-      dockyard up --name class1 --memory 2g --pids 512
+      dockyard up --name class1 --memory 2g --pids 512 --workspace ~/course
     """
     box = sb.get(name, backend, memory=memory, pids=pids, cpus=cpus, subnet=subnet, disk=disk,
-                 storage_driver=storage_driver, online=online or None)
+                 storage_driver=storage_driver, online=online or None, workspace=tuple(workspace) or None)
     if backend == "existing":
         box.up()
     else:
@@ -112,12 +114,17 @@ def status(name, backend, as_json):
 def render_status(st: dict) -> str:
     d = st.get("daemon") or {}
     lines = [f"sandbox     {st['name']} ({st['backend']})", f"DOCKER_HOST {st['docker_host']}"]
-    state = "running" if d.get("answering") else "stopped"
+    seal_down = bool(d.get("pid")) and st.get("seal", {}).get("sealed") and not st["seal"]["answering"]
+    state = "running" if d.get("answering") else "refusing every request (its seal is down)" if seal_down else "stopped"
     if d.get("pid"):
         state += f", pid {d['pid']}"
     if d.get("version"):
         state += f", Docker {d['version']} (API {d.get('api')}), containerd {d.get('containerd')}"
     lines.append(f"daemon      {state}")
+    if st.get("seal", {}).get("sealed"):
+        seal = st["seal"]
+        text = f"on, plugin {seal['plugin']} pid {seal['pid']}" if seal["answering"] else "PLUGIN DOWN (run dockyard up)"
+        lines.append(f"seal        {text}; workspace: {', '.join(seal['workspace']) or 'none (named volumes only)'}")
     if "registry" in st:
         r, m = st["registry"], st["mirror"]
         lines.append(f"registry    {r['url'] or '-'} ({'up' if r['running'] else 'down'})")
@@ -214,9 +221,9 @@ def lab(name, backend, port, no_browser):
     Example:
       dockyard lab --port 8890 --no-browser
     """
-    from .lab import launch
+    from .lab import launch, workspace_dirs
 
-    box = sb.get(name, backend)
+    box = sb.get(name, backend) if backend == "existing" else sb.get(name, backend, workspace=workspace_dirs())
     box.up(progress=_progress) if box.backend == "private" else box.up()
     sys.exit(launch(box, port=port, open_browser=not no_browser))
 

@@ -64,6 +64,8 @@ class SandboxConfig:
     seed_port: int = DEFAULT_SEED_PORT
     address_pool: str | None = None  # for networks learners create; None: a /20 of this sandbox's own
     home: Path = dataclasses.field(default_factory=home)
+    workspace: tuple[str, ...] = ()  # host folders containers may bind (besides named volumes)
+    sealed: bool = True  # the authorization plugin (dockyard.authz); off only in unit tests
 
     def __post_init__(self):
         if self.name in RESERVED_NAMES:
@@ -83,6 +85,11 @@ class SandboxConfig:
             raise ConfigError(f"cpu cap {self.cpus} must be positive", "use --cpus 1 or 0.5")
         if self.storage_driver not in (None, "overlay2", "vfs"):
             raise ConfigError(f"storage driver {self.storage_driver!r} is not supported", "use overlay2 or vfs")
+        object.__setattr__(self, "workspace", tuple(dict.fromkeys(os.path.abspath(os.path.expanduser(w))
+                                                                  for w in self.workspace if w)))
+        if "/" in self.workspace:
+            raise ConfigError("the workspace cannot be / : containers could then bind any host folder",
+                              "pass the folder that holds the learner's files, e.g. --workspace ~/course")
 
     @classmethod
     def from_env(cls, **overrides) -> "SandboxConfig":
@@ -100,7 +107,11 @@ class SandboxConfig:
                     kw[key] = kind(env[var])
                 except ValueError:
                     raise ConfigError(f"{var}={env[var]!r} is not a number", f"use e.g. {var}={example}") from None
+        if env.get("DOCKYARD_WORKSPACE"):
+            kw["workspace"] = tuple(w for w in env["DOCKYARD_WORKSPACE"].split(":") if w)
         kw.update({k: v for k, v in overrides.items() if v is not None})
+        if "workspace" in kw and isinstance(kw["workspace"], str):
+            kw["workspace"] = (kw["workspace"],)
         for key in ("memory", "disk"):
             if key in kw and kw[key] is not None:
                 kw[key] = parse_size(kw[key])
@@ -139,6 +150,27 @@ class SandboxConfig:
     @property
     def state_file(self) -> Path:
         return self.dir / "sandbox.json"
+
+    @property
+    def authz_plugin(self) -> str:
+        """The authorization plugin's name for dockerd: unique on the machine, like the bridge."""
+        return f"dockyard-{self.name}"
+
+    @property
+    def authz_socket(self) -> Path:
+        return Path("/run/docker/plugins") / f"{self.authz_plugin}.sock"
+
+    @property
+    def authz_config(self) -> Path:
+        return self.dir / "authz.json"
+
+    @property
+    def authz_pidfile(self) -> Path:
+        return self.dir / "authz.pid"
+
+    @property
+    def authz_log(self) -> Path:
+        return self.dir / "authz.log"
 
     @property
     def bridge(self) -> str:

@@ -40,6 +40,9 @@ def dockerd_command(cfg: SandboxConfig, *, dockerd: str, storage_driver: str, mi
     ]
     if cgroup_parent:
         cmd.append(f"--cgroup-parent={cgroup_parent}")
+    if cfg.sealed:
+        # every API request is first put to dockyard.authz (found as <name>.sock in /run/docker/plugins/)
+        cmd.append(f"--authorization-plugin={cfg.authz_plugin}")
     return cmd
 
 

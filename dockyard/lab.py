@@ -33,10 +33,17 @@ def lab_command(root: Path, port: int, open_browser: bool) -> list[str]:
     return cmd
 
 
+def workspace_dirs() -> tuple[str, ...]:
+    """The folders a learner's containers may bind under the seal: the lessons and the labs."""
+    root = notebooks_dir()
+    labs = root.parent / "labs"
+    return tuple(str(d) for d in (root, labs) if d.is_dir())
+
+
 def lab_env(box) -> dict[str, str]:
     """The server's environment: kernels and terminals inherit it, so `docker` talks to the sandbox."""
     env = dict(os.environ)
-    env.update(box.env())
+    env.update(box.lesson_env())
     bindir = str(Path(sys.executable).parent)
     if bindir not in env.get("PATH", "").split(os.pathsep):
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")

@@ -1,10 +1,11 @@
-"""The sandbox's own bridge, with forwarding off so containers reach nothing past this machine.
+"""The sandbox's bridges, with forwarding off so containers reach nothing past this machine.
 
 No iptables rules are written: dockerd runs with ``--iptables=false --ip-masq=false
 --ip-forward=false`` and the bridge gets ``net.ipv4.conf.<bridge>.forwarding=0``,
 so the kernel refuses to route any packet that arrives from a container
-towards another interface. Containers still reach each other on the bridge, and
-ports published on 127.0.0.1 reach them through docker-proxy.
+towards another interface (the seal keeps learners' networks so too: dockyard.routing).
+Containers still reach each other on the bridge, and ports published on 127.0.0.1
+reach them through docker-proxy.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import socket
 from pathlib import Path
 
-from . import procs
+from . import procs, routing
 from .errors import ResourceInUse
 
 SUBNET_BASE = "10.213"
@@ -106,7 +107,11 @@ def create_bridge(name: str, subnet: str) -> None:
 
 
 def set_forwarding(name: str, on: bool) -> None:
-    Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1" if on else "0")
+    """Off: IPv4 forwarding off and IPv6 off on the bridge (see dockyard.routing for why IPv6 is off)."""
+    if on:
+        Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1")
+    else:
+        routing.close(name)
 
 
 def forwarding(name: str) -> bool | None:
@@ -114,6 +119,18 @@ def forwarding(name: str) -> bool | None:
         return Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").read_text().strip() == "1"
     except OSError:
         return None
+
+
+def routing_problems(own: str | None, pool: str | None) -> list[str]:
+    """One line per bridge of the sandbox (its own, its networks') that would route packets off this machine."""
+    out = []
+    for name in routing.open_bridges(own, pool):
+        settings = [(routing.sysctl_key(path), value, closed) for path, value, closed in routing.open_settings(name)]
+        out.append(f"the bridge {name} can route containers' packets off this machine ("
+                   + ", ".join(f"{key} is {value}" for key, value, _c in settings)
+                   + "). The seal closes it on every container start; to close it now: sysctl -w "
+                   + " ".join(f"{key}={closed}" for key, _v, closed in settings))
+    return out
 
 
 def delete_bridge(name: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import cgroups, daemon, mounts, network, procs
+from .seal import Seal
 from .config import LABEL, SandboxConfig, home as default_home
 from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
 from .registry import HUB, Registry
@@ -65,6 +66,16 @@ class Sandbox:
         tmp.write_text(json.dumps(st, indent=2, default=str))
         tmp.replace(self.cfg.state_file)
         return st
+
+    @property
+    def scratch(self) -> Path:
+        """A folder of the sandbox's own that containers may always bind: lessons point TMPDIR here, so a
+        folder made with tempfile.mkdtemp() can be mounted into a container under the seal."""
+        return self.cfg.dir / "scratch"
+
+    def lesson_env(self) -> dict[str, str]:
+        """What a learner's kernel and terminal get: the sandbox's variables, and TMPDIR in its scratch folder."""
+        return {**self.env(), "TMPDIR": str(self.scratch)}
 
     @property
     def registry(self) -> Registry:
@@ -141,6 +152,8 @@ class Sandbox:
             t0 = time.monotonic()
             st = self.state
             pid = self.daemon_pid()
+            if pid:
+                self._seal_up(progress)  # without the plugin dockerd refuses every request, /_ping too
             if pid and not self._wait_ping(10):
                 progress(f"dockerd (pid {pid}) does not answer; restarting it")
                 self._stop_daemon(pid)
@@ -149,8 +162,16 @@ class Sandbox:
                 if st.get("running"):
                     progress(f"sandbox {self.name!r} was not shut down cleanly; recovering")
                 self._recover_stale()
-                self._start_infrastructure(progress, template)
-                pid = self._start_daemon()
+                plugin = Seal(self.cfg).start() if self.cfg.sealed else None  # starts while the bridge is made
+                try:
+                    self._start_infrastructure(progress, template)
+                    if plugin is not None:
+                        self._write_seal_policy()
+                        self._save_state(authz_pid=Seal(self.cfg).wait(plugin, answer=False))
+                    pid = self._start_daemon()
+                except BaseException:
+                    Seal(self.cfg).stop()
+                    raise
             else:
                 self._start_registries()
             self._save_state(running=True, pid=pid, config=_config_record(self.cfg))
@@ -167,9 +188,30 @@ class Sandbox:
             time.sleep(0.05)
         return False
 
+    def _seal_up(self, progress: Progress) -> None:
+        """Write the seal's policy; restart the plugin if it died (dockerd keeps running)."""
+        if not self.cfg.sealed:
+            return
+        self._write_seal_policy()
+        pid, restarted = Seal(self.cfg).ensure()
+        if restarted:
+            progress(f"the seal (authorization plugin {self.cfg.authz_plugin}) was not running; restarted it "
+                     f"(pid {pid})")
+        self._save_state(authz_pid=pid)
+
+    def _write_seal_policy(self) -> None:
+        """Workspace folders: those of earlier `up --workspace` calls since the last down, plus this config's."""
+        st = self.state
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        workspace = list(dict.fromkeys(list(st.get("workspace") or []) + list(self.cfg.workspace)
+                                       + [str(self.scratch)]))
+        self._save_state(workspace=workspace)
+        Seal(self.cfg).write_policy(workspace, st.get("address_pool") or self.cfg.address_pool)
+
     def _recover_stale(self) -> None:
         """After a crash: stale pidfile, socket, containerd and mounts from the last run."""
         cfg = self.cfg
+        Seal(cfg).stop()  # dockerd is gone: its plugin goes too (a new one starts with the new dockerd)
         ctr_pidfile = cfg.exec_root / "containerd" / "containerd.pid"
         ctr = procs.read_pidfile(ctr_pidfile)
         if ctr and procs.alive(ctr, str(cfg.exec_root)):
@@ -210,7 +252,8 @@ class Sandbox:
                 progress("warning: overlay mounts do not work here; using the vfs storage driver "
                          "(every layer is a full copy: slower builds, more disk)")
         self._save_state(storage_driver=driver)
-        if template is not None and driver == "overlay2" and not any(cfg.data_root.iterdir()):
+        fresh = not any(p.name != "lost+found" for p in cfg.data_root.iterdir())  # a new disk has lost+found
+        if template is not None and driver == "overlay2" and fresh:
             from .template import clone
 
             clone(template, cfg.data_root)
@@ -273,6 +316,7 @@ class Sandbox:
             pid = self.daemon_pid()
             bridges = [cfg.bridge] + list(st.get("network_bridges", []))
             if pid:
+                self._seal_up(progress)  # listing networks and killing containers go through the plugin
                 bridges += self._user_network_bridges()
                 if purge:
                     self._kill_containers()
@@ -289,6 +333,9 @@ class Sandbox:
                     report["removed"].append(f"bridge {br}")
             for point in mounts.unmount_all(cfg.dir) + mounts.unmount_all(cfg.exec_root):
                 report["left"].append(f"mount {point}")
+            # the disk's loop device goes with its mount; detach one a crash left without a mount
+            report["left"] += (mounts.remove_disk(cfg.dir / "disk.img") if purge
+                               else [f"loop device {d}" for d in mounts.detach_loops(cfg.dir / "disk.img")])
             left = self.cgroup.remove()
             report["left"] += [f"cgroup {p}" for p in left]
             if not left:
@@ -297,7 +344,7 @@ class Sandbox:
             if purge:
                 shutil.rmtree(cfg.dir, ignore_errors=True)
             else:
-                self._save_state(running=False, pid=None, network_bridges=[])
+                self._save_state(running=False, pid=None, network_bridges=[], authz_pid=None, workspace=[])
         if not keep_shared:
             report["stopped"] += self.stop_shared_if_idle()
         return report
@@ -354,10 +401,19 @@ class Sandbox:
             "daemon": {"pid": pid, "answering": answering, "log": str(cfg.log)},
             "problems": [],
         }
+        seal = Seal(cfg)
+        seal_pid = seal.pid() if cfg.sealed else None
+        out["seal"] = {"sealed": cfg.sealed, "plugin": cfg.authz_plugin, "pid": seal_pid,
+                       "answering": bool(seal_pid) and seal.answering(), "log": str(cfg.authz_log),
+                       "workspace": seal.policy().get("workspace", [])}
+        if cfg.sealed and pid and not out["seal"]["answering"]:
+            out["problems"].append(f"the seal (authorization plugin {cfg.authz_plugin}, pid {st.get('authz_pid')}) "
+                                   "is not running: dockerd refuses every request until it is back. "
+                                   f"Run: dockyard up --name {self.name}   (restarts it; containers keep running)")
         if st.get("running") and not pid:
             out["problems"].append(f"dockerd (pid {st.get('pid')}) is gone: it crashed or was killed. "
                                    f"Run: dockyard up --name {self.name}   (recovers the sandbox)")
-        elif pid and not answering:
+        elif pid and not answering and not (cfg.sealed and out["seal"]["pid"] is None):
             out["problems"].append(f"dockerd (pid {pid}) runs but does not answer on {cfg.socket}")
         reg, seed = self.registry, (self.hub_cache if cfg.online else self.seed_store.registry)
         out["registry"] = {"url": reg.url if reg.port else None, "running": bool(reg.port) and reg.running()}
@@ -366,11 +422,12 @@ class Sandbox:
         out["bridge"] = {"name": st.get("bridge"), "subnet": st.get("subnet"),
                          "exists": bool(st.get("bridge")) and network.link_exists(st["bridge"]),
                          "forwarding": network.forwarding(st["bridge"]) if st.get("bridge") else None}
+        out["problems"] += network.routing_problems(st.get("bridge"), st.get("address_pool"))
         cg = self.cgroup
         out["cgroup"] = {"hierarchy": cg.hierarchy.label, "path": cg.parent_arg, "limits": cg.limits(),
                          "usage": cg.usage()}
         out["storage_driver"] = st.get("storage_driver")
-        pids = [p for p in [pid, reg.pid()] if p]
+        pids = [p for p in [pid, reg.pid(), seal_pid] if p] + (procs.children(seal_pid) if seal_pid else [])
         if pid:
             pids += procs.descendants(pid)
         out["memory"] = {"sandbox_processes": sum(procs.rss(p) for p in pids), "processes": len(pids)}
@@ -425,6 +482,9 @@ class ExistingSandbox(Sandbox):
 
     def env(self) -> dict[str, str]:
         return {"DOCKER_HOST": self._host, "DOCKYARD_SANDBOX": self.name, "DOCKYARD_BACKEND": "existing"}
+
+    def lesson_env(self) -> dict[str, str]:
+        return self.env()  # somebody else's daemon: no scratch folder of ours, no seal
 
     def up(self, **_kw) -> dict:
         if not self.running():

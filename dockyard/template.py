@@ -2,11 +2,16 @@
 
 Grading gives each hand-in a brand-new sandbox. Pulling and unpacking
 python:3.11-slim into each one would cost seconds; cloning this template costs
-a fraction of one. Layer contents (``overlay2/``) are hard-linked: overlayfs
-never writes to a lower layer (a container's change is copied up into its own
-upper directory) and removing an image only unlinks the clone's names. What
-dockerd rewrites in place (``image/`` metadata) is copied. Everything else
-(networks, containers, volumes, build cache) starts empty.
+a fraction of one. Each base layer's folder (``overlay2/<id>``) is a symbolic
+link to the template's: overlayfs never writes to a lower layer (a container's
+change is copied up into its own upper directory), removing an image only
+unlinks the clone's link, and a link, unlike a hard link, reaches across
+filesystems, so a sandbox whose data-root is its own size-capped disk
+(:func:`dockyard.mounts.mount_disk`) clones as fast as one on the host's. A
+layer stacked on a parent (dockerd may mount it as an upper directory) is
+copied instead; the seeded images have none. What dockerd rewrites in place
+(``image/`` metadata) is copied. Everything else (networks, containers,
+volumes, build cache) starts empty.
 
 One template per set of images (a busybox-only lab clones a few hundred files, a
 Python lab a few thousand), each built once per machine and seed (seconds), under
@@ -18,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -104,14 +110,29 @@ def _build(home: Path, tdir: Path, images: tuple[str, ...]) -> None:
 
 
 def clone(template_root: Path, data_root: Path) -> None:
-    """Fill an empty data-root from the template: layers hard-linked, metadata copied."""
+    """Fill an empty data-root from the template: base layers linked, the rest copied."""
     data_root.mkdir(parents=True, exist_ok=True)
-    for part, flags in (("overlay2", "-al"), ("image", "-a")):
-        src = template_root / part
-        if not src.is_dir():
-            continue
-        res = subprocess.run(["cp", flags, str(src), str(data_root / part)], capture_output=True, text=True)
-        if res.returncode != 0:
+    try:
+        layers = template_root / "overlay2"
+        if layers.is_dir():
+            dest = data_root / "overlay2"
+            dest.mkdir(mode=0o710)
+            for layer in sorted(layers.iterdir()):
+                if layer.name == "l" or (layer / "lower").exists():
+                    _copy(layer, dest / layer.name)  # l/: dockerd's short names, relative links into dest
+                else:
+                    os.symlink(layer, dest / layer.name)
+        if (template_root / "image").is_dir():
+            _copy(template_root / "image", data_root / "image")
+    except (OSError, DockyardError) as exc:
+        for part in ("overlay2", "image"):
             shutil.rmtree(data_root / part, ignore_errors=True)
-            raise DockyardError(f"could not clone the image template into {data_root}: {res.stderr.strip()}",
-                                f"remove {template_root.parent} and try again; it is rebuilt on demand")
+        raise DockyardError(f"could not clone the image template into {data_root}: "
+                            f"{getattr(exc, 'problem', None) or exc}",
+                            f"remove {template_root.parent} and try again; it is rebuilt on demand") from exc
+
+
+def _copy(src: Path, dest: Path) -> None:
+    res = subprocess.run(["cp", "-a", str(src), str(dest)], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise DockyardError(res.stderr.strip() or f"cp -a {src} {dest} failed")

@@ -1,4 +1,4 @@
-"""The kernel side of nbgrader autograding: ``award()`` in a lab's test cells.
+"""``award()`` in a lab's test cells, and the lab lookup that class grading shares.
 
 A lab's source notebook has one locked test cell per task (or per group of
 checks), worth exactly the points of the checks it names::
@@ -22,13 +22,18 @@ JSON lines, so a teacher can later see why a point was lost.
 If the checks themselves cannot run (no daemon, a broken spec), ``award`` raises
 :class:`GraderError`: the cell fails visibly and ``dockyard grade`` reports a
 grader error instead of a silent zero.
+
+``award`` runs in a learner's own kernel (self-study: the score is theirs to see).
+During class grading no kernel's answer counts: nbgrader's Execute step
+(:mod:`grader.course.trusted`) runs every test cell's checks in the grader's own
+process, with the same :class:`~grader.session.GradingSession`, and writes the
+cell's outputs as ``award`` would have printed and returned them.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -40,7 +45,7 @@ from dockyard.errors import DockyardError
 from .result import ERROR, CheckResult
 from .spec import Lab, SpecError, load
 
-_contexts: dict[str, tuple] = {}  # lab id -> (Context, ExitStack, state of the hand-in's files)
+_sessions: dict = {}  # lab id -> GradingSession for this kernel's folder
 _labs: dict[str, Lab] = {}
 
 
@@ -57,93 +62,80 @@ def labs_root() -> Path:
 
 
 def _lab(name: str) -> Lab:
-    """The lab's spec from the course's labs folder only: never a lesson's self-checks of the
-    same name, never a lab.yaml in the student's folder (the current directory)."""
     if name not in _labs:
-        path = labs_root() / name / "lab.yaml"
-        if not path.exists():
-            raise GraderError(f"lab {name!r} cannot be loaded: no {path}")
-        try:
-            _labs[name] = load(path)
-        except SpecError as exc:
-            raise GraderError(f"lab {name!r} cannot be loaded: {exc}") from None
+        _labs[name] = load_lab(name)
     return _labs[name]
 
 
-def _files_state(folder: Path) -> str:
-    """Names, sizes and times of the hand-in's files: a change means the checks must look again."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and ".ipynb_checkpoints" not in p.parts and p.suffix != ".ipynb":
-            st = p.stat()
-            h.update(f"{p.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return h.hexdigest()
+def load_lab(name: str) -> Lab:
+    """The lab's spec from the course's labs folder only: never a lesson's self-checks of the
+    same name, never a lab.yaml in the student's folder (the current directory)."""
+    path = labs_root() / name / "lab.yaml"
+    if not path.exists():
+        raise GraderError(f"lab {name!r} cannot be loaded: no {path}")
+    try:
+        return load(path)
+    except SpecError as exc:
+        raise GraderError(f"lab {name!r} cannot be loaded: {exc}") from None
 
 
-def _context(lab: Lab):
-    """One grading context per lab and kernel, so a later cell reuses an earlier cell's build;
-    made again when the hand-in's files changed (an edited Dockerfile is built again)."""
-    state = _files_state(Path.cwd())
-    if lab.id in _contexts:
-        ctx, stack, seen = _contexts[lab.id]
-        if seen == state:
-            ctx._image_cache.clear()  # a rebuilt or retagged image must be inspected again
-            return ctx
-        _contexts.pop(lab.id)
+def _session(lab: Lab):
+    """One grading session per lab and kernel, so a later cell reuses an earlier cell's build;
+    it looks at the hand-in's files (the current folder) at each call and builds again when they
+    changed (an edited Dockerfile is built again)."""
+    from .session import GradingSession
+
+    cwd = Path.cwd()
+    session = _sessions.get(lab.id)
+    if session is not None and session.submission == cwd.resolve():
+        return session
+    if session is not None:
+        _sessions.pop(lab.id)
         with contextlib.suppress(Exception):
-            stack.close()
+            session.close()
     from dockyard.notebook import sandbox
-
-    from .runner import context_for, merged_submission
 
     try:
         sb = sandbox()
         client = sb.client
     except DockyardError as exc:
         raise GraderError(f"no sandbox to grade against: {exc.problem} ({exc.fix})") from None
-    stack = contextlib.ExitStack()
-    submission = Path.cwd()
-    if lab.submission_base:
-        submission = stack.enter_context(merged_submission(lab.submission_base, submission))
-    ctx = context_for(lab, client, sandbox=sb, submission=submission)
-    stack.callback(ctx.cleanup)
-    _contexts[lab.id] = (ctx, stack, state)
-    return ctx
+    session = GradingSession(lab, client=client, sandbox=sb, submission=cwd, track_files=True)
+    _sessions[lab.id] = session
+    return session
 
 
 @atexit.register
 def _cleanup() -> None:
-    for _ctx, stack, _state in list(_contexts.values()):
+    for session in list(_sessions.values()):
         with contextlib.suppress(Exception):
-            stack.close()
-    _contexts.clear()
+            session.close()
+    _sessions.clear()
 
 
 def select(lab: Lab, ids: tuple[str, ...]):
     """The (task, check) pairs that ``ids`` (task ids or check ids) name, in spec order."""
-    tasks = {t.id for t in lab.tasks}
-    checks = {c.id for _t, c in lab.checks()}
-    unknown = [i for i in ids if i not in tasks and i not in checks]
-    if unknown or not ids:
-        raise GraderError(f"{lab.id} has no task or check {', '.join(map(repr, unknown)) or '(none given)'}; "
-                          f"tasks: {', '.join(sorted(tasks))}")
-    return [(t, c) for t, c in lab.checks() if t.id in ids or c.id in ids]
+    from .session import GradingSession
+
+    try:
+        return GradingSession(lab).select(ids)
+    except ValueError as exc:
+        raise GraderError(str(exc)) from None
 
 
 def award(lab: str, *ids: str) -> float:
     """Run the checks ``ids`` names (task or check ids) and return the points earned."""
-    from .runner import run_check
-
     spec = _lab(lab)
-    chosen = select(spec, ids)
-    ctx = _context(spec)
-    results: list[CheckResult] = []
-    for task, check in chosen:
-        with contextlib.redirect_stderr(io.StringIO()):  # stderr in a test cell means zero points to nbgrader
-            result = run_check(ctx, check, task.id)
-        results.append(result)
-        print(result)
-    _record(spec, results, getattr(ctx, "inspected", {}))
+    select(spec, ids)  # unknown ids are a GraderError before anything runs
+    session = _session(spec)
+    with contextlib.redirect_stderr(io.StringIO()):  # stderr in a test cell means zero points to nbgrader
+        results = session.run(ids, progress=print)
+    _record(session)
+    return points(results)
+
+
+def points(results: list[CheckResult]) -> float:
+    """The points of a test cell's results; GraderError when a check could not run."""
     errors = [r for r in results if r.status == ERROR]
     if errors:
         raise GraderError("; ".join(f"{r.id}: {r.message}" for r in errors))
@@ -154,16 +146,18 @@ def max_points(lab: Lab, ids: tuple[str, ...]) -> float:
     return round(sum(c.points for _t, c in select(lab, ids)), 3)
 
 
-def _record(lab: Lab, results: list[CheckResult], inspected: dict) -> None:
+def _record(session) -> None:
+    """Append what the last call found to ``DOCKYARD_EVIDENCE`` (a learner's own record; class grading
+    keeps its evidence in the grader's process instead, see grader.course.trusted)."""
     target = os.environ.get("DOCKYARD_EVIDENCE")
+    results, inspected = session.new_records()
     if not target:
         return
     try:
         with open(target, "a", encoding="utf-8") as fh:
             for r in results:
-                fh.write(json.dumps({"lab": lab.id, **r.to_dict()}, default=str) + "\n")
+                fh.write(json.dumps(r, default=str) + "\n")
             for what, data in inspected.items():
                 fh.write(json.dumps({"inspected": what, "data": data}, default=str) + "\n")
     except OSError as exc:  # evidence is for the teacher; never cost the student a point
         print(f"(evidence not saved: {exc})", file=sys.stdout)
-    inspected.clear()

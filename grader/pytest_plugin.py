@@ -12,12 +12,9 @@ sandbox is started for the session and brought down afterwards.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
-
-from .result import Report
 
 _STATE_KEY = pytest.StashKey[dict]()
 
@@ -82,11 +79,7 @@ class CheckItem(pytest.Item):
         self.user_properties.append(("max_points", spec.points))
 
     def runtest(self):
-        from .runner import run_check
-
-        state = _session_state(self.config)
-        result = run_check(state["ctx"], self.spec, self.task.id)
-        state["results"].append(result)
+        result = _session(self.config).check(self.task, self.spec)
         self.user_properties.append(("points", result.points))
         if not result.passed:
             raise CheckFailed(result)
@@ -104,24 +97,19 @@ class CheckItem(pytest.Item):
         return self.path, self.spec.line, f"{self.task.id}: {self.spec.title}"
 
 
-def _session_state(config) -> dict:
+def _session(config):
+    """The grading session all items share (one context, so a build happens once), made at the first item."""
     state = config.stash.setdefault(_STATE_KEY, {})
-    if "ctx" in state:
-        return state
-    from .runner import context_for, merged_submission
+    if "session" in state:
+        return state["session"]
+    from .session import GradingSession
 
-    lab = state["lab"]
     box, own = _choose_sandbox(config.getoption("sandbox"))
     if own:
         state["own_sandbox"] = box
     submission = Path(config.getoption("submission") or os.getcwd()).resolve()
-    ctx = context_for(lab, box.client, sandbox=box, submission=submission)
-    if lab.submission_base:
-        merged = merged_submission(lab.submission_base, submission)
-        ctx.submission = merged.__enter__()
-        state["merged"] = merged
-    state.update(ctx=ctx, results=[], started=time.time(), t0=time.monotonic(), submission=submission)
-    return state
+    state["session"] = GradingSession(state["lab"], client=box.client, sandbox=box, submission=submission)
+    return state["session"]
 
 
 def _choose_sandbox(name: str | None):
@@ -142,19 +130,15 @@ def _choose_sandbox(name: str | None):
 
 def pytest_sessionfinish(session, exitstatus):
     state = session.config.stash.get(_STATE_KEY, {})
+    grading = state.get("session")
     try:
-        if "ctx" in state:
-            state["ctx"].cleanup()
+        if grading is not None:
+            grading.close()
     finally:
-        if "merged" in state:
-            state["merged"].__exit__(None, None, None)
         if "own_sandbox" in state:
             state["own_sandbox"].down(purge=True)
-    if "lab" in state and "results" in state:
-        lab = state["lab"]
-        report = Report(lab=lab.id, title=lab.title, results=tuple(state["results"]),
-                        submission=str(state["submission"]), started=state["started"],
-                        duration=time.monotonic() - state["t0"], tasks=tuple((t.id, t.title) for t in lab.tasks))
+    if grading is not None:
+        report = grading.report()
         state["report"] = report
         if session.config.getoption("grade_json"):
             Path(session.config.getoption("grade_json")).write_text(report.to_json())

@@ -7,7 +7,10 @@ check, on Ctrl-C, always.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +62,8 @@ def grade(lab: Lab | str | Path, *, client=None, sandbox=None, submission: str |
           include_hidden: bool = True, only_tasks: list[str] | None = None,
           progress: Callable[[CheckResult], None] | None = None) -> Report:
     """Grade ``submission`` (a directory of files, for Dockerfile labs) and the sandbox's state."""
+    from .session import GradingSession
+
     if not isinstance(lab, Lab):
         lab = load(lab)
     if client is None:
@@ -67,17 +72,10 @@ def grade(lab: Lab | str | Path, *, client=None, sandbox=None, submission: str |
 
             sandbox = get()
         client = sandbox.client
-    ctx = context_for(lab, client, sandbox=sandbox, submission=submission)
-    results: list[CheckResult] = []
-    t0 = time.monotonic()
-    started = time.time()
-    with contextlib.ExitStack() as stack:
-        if submission is not None and lab.submission_base:
-            ctx.submission = stack.enter_context(merged_submission(lab.submission_base, Path(submission)))
-        _run_all(lab, ctx, results, include_hidden, only_tasks, progress)
-    return Report(lab=lab.id, title=lab.title, results=tuple(results),
-                  submission=str(submission) if submission else None, started=started,
-                  duration=time.monotonic() - t0, tasks=tuple((t.id, t.title) for t in lab.tasks))
+    with GradingSession(lab, client=client, sandbox=sandbox, submission=submission) as session:
+        session.run_all(include_hidden=include_hidden, only_tasks=only_tasks, progress=progress)
+    report = session.report()
+    return dataclasses.replace(report, submission=str(submission) if submission else None)
 
 
 def context_for(lab: Lab, client, *, sandbox=None, submission: str | Path | None = None) -> Context:
@@ -89,30 +87,49 @@ def context_for(lab: Lab, client, *, sandbox=None, submission: str | Path | None
 
 
 @contextlib.contextmanager
-def merged_submission(base: Path, submission: Path):
-    """The starter files with the submission's files on top, in a temporary directory."""
+def merged_submission(base: Path | None, submission: Path):
+    """The starter files (if any) with the submission's files on top, in a temporary directory.
+
+    Only regular files, folders and symlinks that stay inside the copy are taken: the grader may
+    run with more rights than whoever wrote the hand-in, so a link to a file outside it, or a FIFO
+    that would block the copy, is left out."""
     if not submission.is_dir():
         raise DockyardError(f"submission {submission} is not a directory",
                             "pass the folder that holds the student's Dockerfile")
     tmp = Path(tempfile.mkdtemp(prefix="dockyard-submission-"))
     try:
-        shutil.copytree(base, tmp, dirs_exist_ok=True, symlinks=True)
-        shutil.copytree(submission, tmp, dirs_exist_ok=True, symlinks=True)
+        if base is not None:
+            shutil.copytree(base, tmp, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
+        shutil.copytree(submission, tmp, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
+        _drop_escaping_links(tmp)
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run_all(lab, ctx, results, include_hidden, only_tasks, progress) -> None:
-    try:
-        for task, spec in lab.checks():
-            if spec.hidden and not include_hidden:
-                continue
-            if only_tasks and task.id not in only_tasks:
-                continue
-            result = run_check(ctx, spec, task.id)
-            results.append(result)
-            if progress:
-                progress(result)
-    finally:
-        ctx.cleanup()
+def _special_files(folder: str, names: list[str]) -> list[str]:
+    skip = []
+    for n in names:
+        try:
+            mode = os.lstat(os.path.join(folder, n)).st_mode
+        except OSError:
+            skip.append(n)
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            skip.append(n)
+    return skip
+
+
+def _drop_escaping_links(root: Path) -> None:
+    real = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            p = Path(dirpath) / n
+            if p.is_symlink():
+                try:
+                    target = p.resolve(strict=True)
+                except (OSError, RuntimeError):  # dangling or a loop
+                    p.unlink()
+                    continue
+                if target != real and real not in target.parents:
+                    p.unlink()

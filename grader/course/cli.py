@@ -113,9 +113,12 @@ def _table(rows) -> str:
 @click.option("--notebook-timeout", type=int, default=900, show_default=True, help="Seconds for a whole notebook.")
 @click.option("--memory", default="1g", show_default=True, help="Memory cap of one notebook's kernel and children.")
 @click.option("--pids", type=int, default=512, show_default=True, help="Process cap of one notebook's kernel.")
+@click.option("--disk", default="4g", show_default=True,
+              help="Disk cap of each hand-in's sandbox (images, containers, volumes) and, separately, of its "
+                   "notebook's folder; 0 for none.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per hand-in.")
 @friendly_errors
-def grade(lab, course, jobs, force, students, cell_timeout, notebook_timeout, memory, pids, as_json):
+def grade(lab, course, jobs, force, students, cell_timeout, notebook_timeout, memory, pids, disk, as_json):
     """Autograde every hand-in of LAB, each in its own fresh sandbox, JOBS at a time.
 
     Hand-ins are read from <course>/submitted/<student>/LAB/. Grades go to the course
@@ -124,7 +127,7 @@ def grade(lab, course, jobs, force, students, cell_timeout, notebook_timeout, me
 
     \b
     Example:
-      dockyard grade 05-dockerfile --jobs 4 --cell-timeout 60
+      dockyard grade 05-dockerfile --jobs 4 --cell-timeout 60 --disk 8g
     """
     from . import report as rep
     from .grading import Limits, grade_class
@@ -143,7 +146,8 @@ def grade(lab, course, jobs, force, students, cell_timeout, notebook_timeout, me
                    + (f"\n    {o.message}" if o.status != "ok" else ""))
 
     outcomes = grade_class(course, name, jobs=jobs, force=force, students=list(students) or None,
-                           limits=Limits(cell_timeout, notebook_timeout, memory, pids), progress=show)
+                           limits=Limits(cell_timeout, notebook_timeout, memory, pids,
+                                         None if disk.strip() in ("0", "none", "") else disk), progress=show)
     csv_path, html_path = rep.write(course, name)
     bad = [o for o in outcomes if o.status != "ok"]
     if not as_json:

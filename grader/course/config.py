@@ -1,7 +1,8 @@
 """nbgrader settings for a Dockyard course, applied by every ``nbgrader_config.py`` we write.
 
 The course layout (source/release/submitted/autograded/feedback under one root)
-is nbgrader's own; only the root, the timeouts and the feedback pipeline are ours.
+is nbgrader's own; only the root, the timeouts, the Execute step of autograde and the
+feedback pipeline are ours.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ apply(get_config(), root=Path(__file__).resolve().parent)
 
 def apply(c, root: str | Path, *, cell_timeout: int = CELL_TIMEOUT) -> None:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, Execute, GetGrades
+
+    from .reclaim import ReclaimFolder
+    from .trusted import KeepLastOfDuplicateIds, TrustedExecute
 
     root = Path(root)
     c.CourseDirectory.root = str(root)
@@ -37,6 +42,14 @@ def apply(c, root: str | Path, *, cell_timeout: int = CELL_TIMEOUT) -> None:
     c.Autograde.create_student = True
     c.Execute.timeout = cell_timeout
     c.Execute.interrupt_on_timeout = True
+    # nbgrader's autograde pipeline, with Execute replaced by ours: test cells are scored by the
+    # grader's process, never by the student's kernel (grader/course/trusted.py)
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    # ReclaimFolder: the kernel's folder is root's again (its links gone) before nbgrader writes there
+    c.Autograde.autograde_preprocessors = [x for s in steps
+                                           for x in ((TrustedExecute, ReclaimFolder) if s is Execute else (s,))]
+    steps = Autograde.class_traits()["sanitize_preprocessors"].default()
+    c.Autograde.sanitize_preprocessors = [KeepLastOfDuplicateIds if s is DeduplicateIds else s for s in steps]
     # Feedback shows every output (each check's message and hint) but strips the code of
     # hidden tests; award() failures render without a code traceback.
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,7 +1,7 @@
 """What happened to one hand-in, in words a teacher can act on, and the evidence kept beside it.
 
-Statuses: ok, cell-timeout, grader-error, process-cap, notebook-timeout, out-of-memory,
-kernel-died, failed, interrupted. Read from what the worker answered, the kernel's
+Statuses: ok, cell-timeout, grader-error, process-cap, disk-full, notebook-timeout,
+out-of-memory, kernel-died, failed, interrupted. Read from what the worker answered, the kernel's
 cgroup counters and the autograded notebook's outputs.
 """
 
@@ -17,8 +17,12 @@ OK = "ok"
 EVIDENCE = "dockyard-evidence.json"
 
 
-def diagnose(answer, oom_kills: int, nb_path: Path, limits, pids_hits: int = 0) -> tuple[str, str]:
-    """What happened to a hand-in, in words a teacher can act on."""
+def diagnose(answer, oom_kills: int, nb_path: Path, limits, pids_hits: int = 0, *,
+             full_disks=(), evidence: Path | None = None) -> tuple[str, str]:
+    """What happened to a hand-in, in words a teacher can act on.
+
+    ``full_disks``: which of the hand-in's disks ("sandbox", "folder") were full when it ended.
+    """
     if answer.interrupted:
         return "interrupted", "grading was interrupted (Ctrl-C); it will be graded on the next run"
     forks = (f"; it also hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?)"
@@ -37,13 +41,44 @@ def diagnose(answer, oom_kills: int, nb_path: Path, limits, pids_hits: int = 0) 
     ag = (answer.result or {}).get("autograde") or {}
     if not nb_path.exists():
         said = last_lines(ag.get("error") or ag.get("log") or "(no answer from the grading process)")
+        if full_disks or DISK_FULL.search(said):
+            return "disk-full", (f"{disk_full(limits, full_disks, said)}; no grades were saved. "
+                                 f"nbgrader said: {said}")
         if "DeadKernelError" in said or "Kernel died" in said:
             return "kernel-died", f"the notebook's kernel died; no grades were saved. nbgrader said: {said}"
         return "failed", f"nbgrader autograde failed; no grades were saved. It said: {said}"
-    problems = problem_cells(nb_path, limits)
+    problems = problem_cells(nb_path, limits, full_disks)
+    if not any(k == "disk-full" for k, _m in problems):
+        log = _read(evidence)  # the checks' own build logs
+        if full_disks or DISK_FULL.search(log):
+            problems.append(("disk-full", disk_full(limits, full_disks or ("sandbox",), log)))
     if problems:
         return problems[0][0], "; ".join(msg for _k, msg in problems)
     return OK, "graded"
+
+
+DISK_FULL = re.compile(r"no space left on device|\[Errno 28\]|\bENOSPC\b|disk quota exceeded", re.I)
+
+
+def disk_full(limits, full_disks, said: str = "") -> str:
+    """Which disk of the hand-in filled up, in a teacher's words."""
+    cap = getattr(limits, "disk", None)
+    if not cap:
+        return "the host's disk filled up (no space left on device)"
+    from dockyard.config import human_size, parse_size
+
+    size = human_size(parse_size(cap))
+    where = list(full_disks) or (["folder"] if "[Errno 28]" in said else ["sandbox"])
+    words = {"sandbox": f"the sandbox's {size} disk filled up (a build or container wrote too much)",
+             "folder": f"the notebook folder's {size} disk filled up (a cell wrote too much into it)"}
+    return " and ".join(words[w] for w in where)
+
+
+def _read(path: Path | None) -> str:
+    try:
+        return path.read_text(errors="replace") if path else ""
+    except OSError:
+        return ""
 
 
 CLASH = re.compile(r"port is already allocated|address already in use", re.I)
@@ -56,19 +91,25 @@ def port_clash(nb_path: Path) -> bool:
     nb = nbformat.read(nb_path, as_version=4)
     for cell in nb.cells:
         for o in cell.get("outputs", []):
-            text = o.get("text") or o.get("evalue") or "".join(o.get("traceback") or []) or \
-                str((o.get("data") or {}).get("text/plain", ""))
-            if CLASH.search(text):
+            if CLASH.search(_text(o)):
                 return True
     return False
 
 
-def problem_cells(nb_path: Path, limits) -> list[tuple[str, str]]:
+def _text(o) -> str:
+    return o.get("text") or o.get("evalue") or "".join(o.get("traceback") or []) or \
+        str((o.get("data") or {}).get("text/plain", ""))
+
+
+def problem_cells(nb_path: Path, limits, full_disks=()) -> list[tuple[str, str]]:
     if not nb_path.exists():
         return []
     out = []
     nb = nbformat.read(nb_path, as_version=4)
     for i, cell in enumerate(nb.cells, 1):
+        said = "\n".join(_text(o) for o in cell.get("outputs", []))
+        if DISK_FULL.search(said):
+            out.append(("disk-full", f"{disk_full(limits, full_disks, said)} in cell {i}"))
         for o in cell.get("outputs", []):
             if o.get("output_type") != "error":
                 continue

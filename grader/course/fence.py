@@ -4,6 +4,12 @@ The kernelspec ``dockyard-fenced`` runs ``python -m grader.course.fence -f {conn
 The cgroup (memory and pids caps) is named by ``DOCKYARD_FENCE_CGROUP``; everything the
 student's code starts is born inside it, so a memory hog or a fork bomb stays fenced in and
 the grader can end all of it by cgroup.
+
+Then, when ``DOCKYARD_KERNEL`` carries a plan (:class:`grader.course.kernel_user.Plan`), it
+gives the kernel a private view of the host (its own folder, its own sandbox's socket, the
+code it runs; no course, labs, Dockyard home, /root or other hand-ins' temp folders) and
+becomes the hand-in's own unprivileged uid for good. The cgroup is joined first, as root:
+an unprivileged process could not join it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,13 @@ def main() -> None:
         from dockyard import cgroups
 
         cgroups.SandboxCgroup(name, cgroups.detect()).add(os.getpid())
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *sys.argv[1:]])
+    args = sys.argv[1:]
+    plan = os.environ.get("DOCKYARD_KERNEL")
+    if plan:
+        from .kernel_user import Plan
+
+        args = Plan.from_env(plan).apply(args)
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *args])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ again at the end, alone.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -38,7 +39,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from dockyard.config import parse_size
+from dockyard import mounts, procs
+from dockyard.config import home as dockyard_home, human_size, parse_size
 from dockyard.errors import DockyardError
 from dockyard.sandbox import stop_shared_if_idle
 
@@ -46,7 +48,9 @@ from . import gradebook
 from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evidence
 from .config import CELL_TIMEOUT, write_config
 from .isolation import KernelFence, Worker
-from .layout import Course, labs_root
+from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs, remove_tree, \
+    trusted_scoring
+from .layout import REPO, Course, labs_root
 from .release import tool_env
 from .worker import kernelspec
 
@@ -58,13 +62,16 @@ class Limits:
     notebook_timeout: int = 900
     memory: str = "1g"  # the notebook kernel and everything it starts
     pids: int = 512
+    # each hand-in's sandbox (images, containers, volumes, build cache) gets a disk of this
+    # size, and so, separately, does its notebook's folder; None: both on the host's disk
+    disk: str | None = "4g"
 
 
 @dataclasses.dataclass
 class Outcome:
     student: str
     lab: str
-    status: str  # ok | cell-timeout | grader-error | process-cap | notebook-timeout | out-of-memory | kernel-died | failed | interrupted
+    status: str  # ok | cell-timeout | grader-error | process-cap | disk-full | notebook-timeout | out-of-memory | kernel-died | failed | interrupted
     message: str
     merged: bool = False  # its grades are in the course gradebook
     score: float | None = None
@@ -109,6 +116,9 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
                 limits: Limits | None = None, progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Grade every hand-in of ``lab`` (or only ``students``); return one outcome each, in student order."""
     limits = limits or Limits()
+    if limits.disk and parse_size(limits.disk) < MIN_DISK:
+        raise DockyardError(f"a disk of {limits.disk} is too small for a hand-in's sandbox",
+                            f"give --disk {human_size(MIN_DISK)} or more (the default is {Limits.disk})")
     if not (course.release(lab) / f"{lab}.ipynb").exists():
         raise DockyardError(f"{lab} has not been released in {course.root}",
                             f"run: dockyard course release {lab} --course {course.root}")
@@ -192,7 +202,11 @@ class _Run:
         from dockyard import template
 
         self.course, self.lab, self.limits, self.stop, self.jobs = course, lab, limits, stop, jobs
-        self.tmp = Path(tempfile.mkdtemp(prefix="dockyard-grade-"))
+        _remove_stale_runs()
+        self.tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
+        (self.tmp / "owner.pid").write_text(str(os.getpid()))
+        # the notebook folders' disk images: on the Dockyard home's disk, never in a /tmp that may be RAM
+        self.disks = _disks() / self.tmp.name
         self.local = threading.local()
         self.workers: list[Worker] = []
         self.lock = threading.Lock()
@@ -212,7 +226,7 @@ class _Run:
         w = getattr(self.local, "worker", None)
         if w is None:
             with self.lock:
-                w = Worker(self.tmp / f"worker-{len(self.workers)}", self.worker_env)
+                w = Worker(self.tmp / f"worker-{len(self.workers)}", self.worker_env, user=KernelUser.allocate())
                 self.workers.append(w)
             self.local.worker = w
         return w
@@ -229,7 +243,19 @@ class _Run:
             if f.exception() is not None:
                 print(f"warning: a grading sandbox did not come down cleanly: {f.exception()}", file=sys.stderr)
         stop_shared_if_idle()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        _remove_run(self.tmp)
+
+    def _kernel_env(self, user: KernelUser, sb, folder: Path) -> dict:
+        """What makes the hand-in's kernel its slot's uid, seeing its folder and its sandbox's socket only."""
+        user.grant_socket(sb.cfg.socket)
+        hidden = masks(course=self.course.root, run_tmp=self.tmp, dockyard_home=sb.cfg.home, labs=[labs_root()],
+                       repo=REPO, hide_labs=trusted_scoring())
+        binds = [(str(sb.cfg.socket), True), (str(sb.cfg.state_file), False)]
+        binds += [(p, False) for p in code_dirs(REPO)]  # python and this package, e.g. when under /root
+        plan = Plan(uid=user.uid, mask=hidden, private=private_dirs(), folder=str(folder), binds=binds,
+                    tmp_size=parse_size(self.limits.memory))
+        # the kernel's HOME is its own: the Dockyard home must be named, not found from ~
+        return {"DOCKYARD_KERNEL": plan.to_env(), "DOCKYARD_HOME": str(sb.cfg.home)}
 
     def grade_one(self, student: str, fp: str) -> Outcome:
         from dockyard.sandbox import Sandbox
@@ -244,29 +270,49 @@ class _Run:
             return out
         priv = Course(work / "course")
         sb = fence = None
+        disk = parse_size(limits.disk) if limits.disk else None
         try:
+            if disk:
+                # the notebook's folder, where a cell can write a 50 GB file with plain Python: its own
+                # disk; a little of it is kept for root, so nbgrader can still save the notebook
+                mounts.mount_disk(self.disks / f"{work.name}.img", disk, work, reserve=min(32 << 20, disk // 8),
+                                  options="nosuid,nodev")
+                work.chmod(0o700)  # as mkdtemp made it
             write_config(priv.root)
             shutil.copytree(course.source(lab), priv.source(lab))
-            shutil.copytree(course.submitted(lab, student), priv.submitted(lab, student), symlinks=True)
+            # no links in a hand-in: nbgrader (root) would copy what they point at into the kernel's folder
+            copy_untrusted(course.submitted(lab, student), priv.submitted(lab, student))
             gradebook.snapshot(course.db, priv.db)
-            sb = Sandbox(name=name)
+            # the seal lets containers bind the hand-in's own folder (nbgrader runs the notebook there) and
+            # nothing else: not the private course's source notebook, nor anything of the host
+            sb = Sandbox(name=name, disk=disk, workspace=(str(priv.autograded(student, lab)),))
+            if sb.cfg.dir.exists():  # left by a crashed run: its containers and disk must not carry over
+                sb.down(purge=True, keep_shared=True)
             t = time.monotonic()
             sb.up(progress=lambda _m: None, template=self.template)
             out.timings["up"] = round(time.monotonic() - t, 2)
             fence = KernelFence(f"dockyard-{name}-nb", parse_size(limits.memory), limits.pids)
-            evidence = work / "evidence.jsonl"
-            env = {**sb.env(), "DOCKYARD_EVIDENCE": str(evidence)}
+            evidence = work / "evidence.jsonl"  # written by the worker's own process, not by the kernel
+            env = sb.env()
             if fence.name:
                 env["DOCKYARD_FENCE_CGROUP"] = fence.name
-            answer = self.worker().ask({"course": str(priv.root), "lab": lab, "student": student, "env": env,
-                                        "cell_timeout": limits.cell_timeout},
+            worker = self.worker()
+            folder = priv.autograded(student, lab)
+            env.update(self._kernel_env(worker.user, sb, folder))
+            answer = worker.ask({"course": str(priv.root), "lab": lab, "student": student, "env": env,
+                                        "cell_timeout": limits.cell_timeout, "evidence": str(evidence)},
                                        timeout=limits.notebook_timeout, fence=fence, stop=self.stop)
             res = answer.result or {}
             out.timings["autograde"] = res.get("autograde_seconds", answer.seconds)
             if "feedback_seconds" in res:
                 out.timings["feedback"] = res["feedback_seconds"]
-            nb_path = priv.autograded(student, lab) / f"{lab}.ipynb"
-            out.status, out.message = diagnose(answer, fence.oom_kills(), nb_path, limits, fence.pids_max_hits())
+            nb_path = folder / f"{lab}.ipynb"
+            fence.kill_all()  # nothing of the kernel's may change its folder while it is read back
+            worker.user.end_processes()
+            full = [where for where, path in (("sandbox", sb.cfg.data_root), ("folder", work))
+                    if disk and mounts.is_full(path)]
+            out.status, out.message = diagnose(answer, fence.oom_kills(), nb_path, limits, fence.pids_max_hits(),
+                                               full_disks=full, evidence=evidence)
             out.port_clash = port_clash(nb_path)
             if nb_path.exists() and out.status not in ("interrupted", "notebook-timeout"):
                 write_evidence(nb_path.parent / EVIDENCE, evidence, out, answer.seconds)
@@ -290,7 +336,59 @@ class _Run:
 
 def _discard(out: Outcome) -> None:
     if out.workdir is not None:
-        shutil.rmtree(out.workdir, ignore_errors=True)
+        _remove_work(out.workdir)
+
+
+TMP_PREFIX = "dockyard-grade-"
+MIN_DISK = 64 * 1024**2
+
+
+def _disks() -> Path:
+    return dockyard_home() / ".grade-disks"  # not a sandbox name (no dots in those)
+
+
+def _remove_work(work: Path) -> None:
+    """A hand-in's folder and, when it has one, its disk: unmounted, loop device detached, image deleted."""
+    mounts.remove_disk(_disks() / work.parent.name / f"{work.name}.img", work)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_run(tmp: Path) -> None:
+    for point in mounts.mounted_under(tmp):
+        mounts.remove_disk(_disks() / tmp.name / f"{Path(point).name}.img", Path(point))
+    disks = _disks() / tmp.name
+    for image in disks.glob("*.img") if disks.is_dir() else ():
+        mounts.remove_disk(image)
+    shutil.rmtree(disks, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_stale_runs() -> None:
+    """What a grading run killed before its clean-up (SIGKILL, a power cut) left: mounts, loop devices, images."""
+    owners = {tmp.name: tmp for tmp in Path(tempfile.gettempdir()).glob(TMP_PREFIX + "*")}
+    if _disks().is_dir():
+        owners.update({d.name: Path(tempfile.gettempdir()) / d.name for d in _disks().iterdir() if d.name not in owners})
+    for tmp in owners.values():
+        if tmp.exists():
+            try:
+                pid = int((tmp / "owner.pid").read_text())
+            except (OSError, ValueError):
+                continue  # a run starting right now, or one of a Dockyard that made no disks
+            if procs.alive(pid):
+                continue
+            _purge_sandboxes(tmp)
+        _remove_run(tmp)
+
+
+def _purge_sandboxes(tmp: Path) -> None:
+    """The hand-ins' sandboxes a dead run left (their dockerd outlives it): each work folder is <sandbox>-*."""
+    from dockyard.sandbox import Sandbox
+
+    for work in tmp.glob("g*-*"):
+        sb = Sandbox(name=work.name.split("-", 1)[0])
+        if sb.cfg.dir.exists():
+            with contextlib.suppress(DockyardError):
+                sb.down(purge=True, keep_shared=True)
 
 
 def _land(course: Course, out: Outcome) -> None:
@@ -319,13 +417,16 @@ def _land(course: Course, out: Outcome) -> None:
             tmp.write_text(json.dumps(out.to_json(), indent=1, default=str))
             tmp.replace(target)  # atomic: a crash leaves the old status or the new, never half
         if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+            _remove_work(work)
 
 
 def _replace_tree(src: Path, dest: Path) -> None:
-    if dest.exists():
-        for p in [dest, *dest.rglob("*")]:  # nbgrader makes autograded files read-only
-            os.chmod(p, 0o755 if p.is_dir() else 0o644)
-        shutil.rmtree(dest)
+    """``dest`` becomes a copy of ``src``, a folder the kernel wrote in: regular files and folders only,
+    never a link followed (one to /etc/shadow stays out), nor a file over KEPT_FILE_MAX."""
+    if os.path.lexists(dest):
+        remove_tree(dest)  # nbgrader makes autograded files read-only; no link in it is followed
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(src, dest)
+    copy_untrusted(src, dest, max_file=KEPT_FILE_MAX)
+
+
+KEPT_FILE_MAX = 64 * 1024**2  # what a cell wrote past this, the course does not keep (a disk-filling hand-in)

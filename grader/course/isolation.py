@@ -4,7 +4,9 @@ The student's code runs in the notebook kernel. That kernel starts inside a
 cgroup of its own (:mod:`grader.course.fence`) with memory and pids caps, so a
 memory hog is OOM-killed there and a fork bomb hits the pids cap without
 touching the rest of the class; on a timeout every process in it is ended. Its
-Docker commands reach only the hand-in's own fresh sandbox.
+Docker commands reach only the hand-in's own fresh sandbox. Each worker slot holds a
+uid of its own (:mod:`.kernel_user`): the kernels it starts run as that uid, in a private
+view of the host.
 """
 
 from __future__ import annotations
@@ -76,10 +78,11 @@ class Answer:
 class Worker:
     """One warm ``python -m grader.course.worker`` process, restarted when it dies or hangs."""
 
-    def __init__(self, workdir: Path, env: dict):
+    def __init__(self, workdir: Path, env: dict, user=None):
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.env = env
+        self.user = user  # a kernel_user.KernelUser: the uid this slot's kernels run as
         self.proc: subprocess.Popen | None = None
         self.count = 0
 
@@ -136,3 +139,5 @@ class Worker:
                 self.proc.stdin.close()
                 self.proc.wait(timeout=10)
         self.kill()
+        if self.user is not None:
+            self.user.close()

@@ -5,7 +5,9 @@ pays it once per ``--jobs`` slot instead. The parent sends one JSON request per
 line on stdin and reads the answer from the file the request names. Each request
 brings the environment of its own sandbox (DOCKER_HOST, ...), so the kernel that
 nbgrader starts for that notebook talks to that sandbox only; the kernel itself
-starts through :mod:`grader.course.fence` inside the hand-in's cgroup.
+starts through :mod:`grader.course.fence` inside the hand-in's cgroup. The test
+cells' checks run here, in this process (:mod:`grader.course.trusted`), against
+the same sandbox; their evidence goes to the file the request names.
 """
 
 from __future__ import annotations
@@ -39,10 +41,13 @@ def handle(req: dict, base_env: dict) -> dict:
 
     os.environ.clear()
     os.environ.update(base_env)
-    os.environ.update(req["env"])  # the kernel inherits this: its sandbox, its cgroup, its evidence file
+    os.environ.pop("DOCKYARD_EVIDENCE", None)  # a learner's own record: never named to a graded kernel
+    os.environ.update(req["env"])  # the kernel inherits this: its sandbox and its cgroup (and so do the checks)
     c = Config()
     apply(c, req["course"], cell_timeout=int(req["cell_timeout"]))
     c.Execute.kernel_name = KERNEL
+    # written by this process (grader.course.trusted), never named to the kernel
+    c.TrustedExecute.evidence_file = req.get("evidence", "")
     api = NbGraderAPI(coursedir=CourseDirectory(config=c), config=c)
     out: dict = {}
     t0 = time.monotonic()

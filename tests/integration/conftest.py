@@ -55,15 +55,18 @@ def make_sandbox(**overrides):
 
 
 @pytest.fixture(scope="session")
-def sandbox():
-    """One sandbox shared by the tests that only read or clean up after themselves."""
-    with make_sandbox(memory="2g", pids=512) as box:
+def sandbox(tmp_path_factory):
+    """One sandbox shared by the tests that only read or clean up after themselves.
+
+    Its workspace (the host folders the seal lets containers bind) is this session's pytest temp root,
+    so a test may bind its own tmp_path."""
+    with make_sandbox(memory="2g", pids=512, workspace=(str(tmp_path_factory.getbasetemp()),)) as box:
         yield box
 
 
 @pytest.fixture
-def fresh_sandbox():
-    with make_sandbox(memory="1g", pids=256) as box:
+def fresh_sandbox(tmp_path_factory):
+    with make_sandbox(memory="1g", pids=256, workspace=(str(tmp_path_factory.getbasetemp()),)) as box:
         yield box
 
 

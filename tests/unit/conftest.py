@@ -13,6 +13,7 @@ import json
 import re
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 import pytest
 
 DOCKYARD_VARS = ("DOCKYARD_SANDBOX", "DOCKYARD_MEMORY", "DOCKYARD_PIDS", "DOCKYARD_CPUS",
-                 "DOCKYARD_SEED_PORT", "DOCKYARD_BACKEND", "DOCKER_HOST", "XDG_STATE_HOME")
+                 "DOCKYARD_SEED_PORT", "DOCKYARD_BACKEND", "DOCKER_HOST", "XDG_STATE_HOME",
+                 "DOCKYARD_WORKSPACE")
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +47,28 @@ def no_side_effects(monkeypatch):
         monkeypatch.setattr(sandbox.Sandbox, meth, forbidden)
     monkeypatch.setattr(network, "create_bridge", forbidden)
     monkeypatch.setattr(network, "delete_bridge", forbidden)
+    # the seal's socket lives in /run/docker/plugins/ on a real machine: here, next to the sandbox
+    from dockyard.config import SandboxConfig
+    monkeypatch.setattr(SandboxConfig, "authz_socket", property(lambda self: self.dir / "authz.sock"))
+
+
+@pytest.fixture
+def seal_plugin(spawn):
+    """Start the real authorization plugin for a sandbox config, as `up` does; returns its process."""
+    from dockyard.seal import SERVER, Seal
+
+    def start(cfg):
+        cfg.dir.mkdir(parents=True, exist_ok=True)
+        Seal(cfg).write_policy([], None)
+        proc = spawn(sys.executable, "-I", str(SERVER), "--socket", str(cfg.authz_socket),
+                     "--config", str(cfg.authz_config))
+        cfg.authz_pidfile.write_text(str(proc.pid))
+        deadline = time.monotonic() + 10
+        while not Seal(cfg).answering() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return proc
+
+    return start
 
 
 @pytest.fixture

@@ -81,15 +81,17 @@ def test_status_after_a_crash(run, dockyard_home):
     assert "PROBLEM" in result.output and "dockyard up --name t1" in result.output
 
 
-def test_status_of_a_running_sandbox(run, docker_api, spawn, tmp_path, monkeypatch):
+def test_status_of_a_running_sandbox(run, docker_api, spawn, seal_plugin, tmp_path, monkeypatch):
     monkeypatch.setattr(cgroups, "detect", lambda root=None: cgroups.Hierarchy(None, tmp_path, ()))
     cfg = SandboxConfig(name="t1")
     docker_api(cfg.socket)
+    seal = seal_plugin(cfg)
     proc = spawn(sys.executable, "-c", "import time; time.sleep(60)", f"--host=unix://{cfg.socket}")
     cfg.pidfile.write_text(str(proc.pid))
     result = run("status", "-n", "t1")
     assert f"daemon      running, pid {proc.pid}, Docker 20.10.24 (API 1.41), containerd 1.6.20" in result.output
     assert "containers  1 running, 3 in all; images 4" in result.output
+    assert f"seal        on, plugin dockyard-t1 pid {seal.pid}; workspace: none (named volumes only)" in result.output
     assert result.exit_code == 0
 
 

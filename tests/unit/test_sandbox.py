@@ -170,17 +170,19 @@ SYSTEM_DF = {"LayersSize": 1000, "Containers": [{"SizeRw": 10}, {"SizeRw": None}
              "Volumes": [{"UsageData": {"Size": 5}}, {"UsageData": None}]}
 
 
-def fake_running_daemon(docker_api, spawn, name="t1", extra_routes=None):
-    """A fake API on the sandbox's socket plus a process that looks like its dockerd."""
+def fake_running_daemon(docker_api, spawn, name="t1", extra_routes=None, seal_plugin=None):
+    """A fake API on the sandbox's socket plus a process that looks like its dockerd (and its real seal)."""
     cfg = SandboxConfig(name=name)
     docker_api(cfg.socket, extra_routes)
+    if seal_plugin:
+        seal_plugin(cfg)
     proc = spawn(sys.executable, "-c", "import time; time.sleep(60)", f"--host=unix://{cfg.socket}")
     cfg.pidfile.write_text(str(proc.pid))
     return proc
 
 
-def test_status_of_a_running_sandbox(fake_cgroups, docker_api, spawn):
-    proc = fake_running_daemon(docker_api, spawn, extra_routes={"/system/df": SYSTEM_DF})
+def test_status_of_a_running_sandbox(fake_cgroups, docker_api, spawn, seal_plugin):
+    proc = fake_running_daemon(docker_api, spawn, extra_routes={"/system/df": SYSTEM_DF}, seal_plugin=seal_plugin)
     box = sb.Sandbox(name="t1")
     assert box.daemon_pid() == proc.pid and box.running() is True
     st = box.status()
@@ -190,7 +192,7 @@ def test_status_of_a_running_sandbox(fake_cgroups, docker_api, spawn):
     assert (st["daemon"]["containerd"], st["daemon"]["runc"]) == ("1.6.20", "1.1.5")
     assert st["containers"] == {"total": 3, "running": 1} and st["images"] == 4
     assert st["disk"] == {"images": 1000, "containers": 10, "volumes": 5}
-    assert st["memory"]["processes"] == 1 and st["memory"]["sandbox_processes"] > 0
+    assert st["memory"]["processes"] == 3 and st["memory"]["sandbox_processes"] > 0  # dockerd, the seal, its worker
 
 
 def test_a_pidfile_pointing_at_a_stranger_is_not_our_daemon(fake_cgroups, spawn):

@@ -1,4 +1,4 @@
-"""The image template: layers hard-linked into a fresh data-root, metadata copied."""
+"""The image template: base layers linked into a fresh data-root, metadata copied."""
 
 import os
 
@@ -13,20 +13,26 @@ def test_clone_links_layers_and_copies_metadata(tmp_path):
     (tpl / "overlay2" / "abc" / "diff" / "usr").mkdir(parents=True)
     layer_file = tpl / "overlay2" / "abc" / "diff" / "usr" / "python"
     layer_file.write_text("binary")
+    (tpl / "overlay2" / "stacked" / "diff").mkdir(parents=True)
+    (tpl / "overlay2" / "stacked" / "lower").write_text("l/SHORT")
     (tpl / "overlay2" / "l").mkdir()
     os.symlink("../abc/diff", tpl / "overlay2" / "l" / "SHORT")
     (tpl / "image" / "overlay2").mkdir(parents=True)
     (tpl / "image" / "overlay2" / "repositories.json").write_text("{}")
     root = tmp_path / "sandbox" / "data"
     template.clone(tpl, root)
+    # a base layer is one link to the template's folder: it reaches into another filesystem (a disk)
+    assert os.readlink(root / "overlay2" / "abc") == str(tpl / "overlay2" / "abc")
     cloned = root / "overlay2" / "abc" / "diff" / "usr" / "python"
     assert cloned.read_text() == "binary" and cloned.stat().st_ino == layer_file.stat().st_ino  # shared, not copied
+    # a layer dockerd may mount as an upper directory is the sandbox's own
+    assert not (root / "overlay2" / "stacked").is_symlink() and (root / "overlay2" / "stacked" / "lower").exists()
     assert os.readlink(root / "overlay2" / "l" / "SHORT") == "../abc/diff"
     meta = root / "image" / "overlay2" / "repositories.json"
     assert meta.read_text() == "{}"
     assert meta.stat().st_ino != (tpl / "image" / "overlay2" / "repositories.json").stat().st_ino  # dockerd rewrites it
-    (root / "overlay2" / "abc" / "diff" / "usr" / "python").unlink()  # docker rmi in one sandbox...
-    assert layer_file.exists()  # ...leaves the template whole
+    os.remove(root / "overlay2" / "abc")  # docker rmi in one sandbox: Go's os.RemoveAll unlinks the link...
+    assert layer_file.exists()  # ...and leaves the template whole
 
 
 def test_clone_failure_is_explained(tmp_path, monkeypatch):

@@ -85,21 +85,23 @@ def test_limits_wrong_values_quote_expected_and_actual(ctx, start):
 
 # --- namespaces -------------------------------------------------------------------------------
 def test_namespaces_host_private_shared(ctx, start):
+    # The sealed daemon refuses the host's pid/net/ipc/uts namespaces; the host's cgroup namespace is allowed
+    # (it is the only kind on cgroup v1), so it stands for "host" here.
     own = start(SLEEP, "own")
-    host = start(SLEEP, "hostpid", pid_mode="host")
+    host = start(SLEEP, "hostcg", cgroupns="host")
     peer = start(SLEEP, "peer", network_mode=f"container:{own}")
     o = run(ctx, "container.namespace", name=own, kind="pid", mode="private")
     assert o.passed and o.evidence["identity"] != o.evidence["host_identity"]
     assert o.evidence["identity"] == os.readlink(f"/proc/{ctx.container(own)['State']['Pid']}/ns/pid")
-    o = run(ctx, "container.namespace", name=host, kind="pid", mode="host")
-    assert o.passed and o.evidence["identity"] == os.readlink("/proc/self/ns/pid")
+    o = run(ctx, "container.namespace", name=host, kind="cgroup", mode="host")
+    assert o.passed and o.evidence["identity"] == os.readlink("/proc/self/ns/cgroup")
     o = run(ctx, "container.namespace", name=peer, kind="net", mode="shared", with_container=own)
     assert o.passed and f"shared with {own}" in o.message
     # and the failures quote both identities
     o = run(ctx, "container.namespace", name=own, kind="pid", mode="host")
     assert o.reason == "private" and o.message.count("pid:[") == 2
-    o = run(ctx, "container.namespace", name=host, kind="pid", mode="private")
-    assert o.reason == "host" and "--pid host" in o.hint
+    o = run(ctx, "container.namespace", name=host, kind="cgroup", mode="private")
+    assert o.reason == "host" and "--cgroupns private" in o.hint
     o = run(ctx, "container.namespace", name=host, kind="net", mode="shared", with_container=own)
     assert o.reason == "private" and o.message.count("net:[") == 2 and f"expected shared with {own}" in o.message
 

@@ -18,7 +18,7 @@ from .helpers import docker, assert_all_pass, assert_fails
 
 LAB = "01-namespaces"
 NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "01-namespaces.ipynb"
-NAMES = ["try-pidhost", "try-web", "try-sidecar", "try-uts", "try-cgns"]
+NAMES = ["try-pidpeer", "ns-a", "try-web", "try-sidecar", "try-uts", "try-cgns"]
 
 
 @pytest.fixture
@@ -47,25 +47,36 @@ def test_nothing_done_fails_every_check_with_a_start_hint(box):
         assert_fails(r, "missing", "there is no container named", hint="docker run --name")
 
 
-# --- 1. try-pidhost ---------------------------------------------------------------------
-def test_pidhost_solution_passes(box):
-    docker(box, "docker run -d --name try-pidhost --pid=host busybox sleep 3600")
-    assert_all_pass(grade(box, "pid-host"))
+# --- 1. try-pidpeer ---------------------------------------------------------------------
+def test_pidpeer_solution_passes(box):
+    docker(box, "docker run -d --name ns-a busybox sleep 3600")
+    docker(box, "docker run -d --name try-pidpeer --pid container:ns-a busybox sleep 3600")
+    assert_all_pass(grade(box, "pid-shared"))
 
 
-def test_pidhost_in_its_own_pid_namespace_fails(box):
-    docker(box, "docker run -d --name try-pidhost busybox sleep 3600")
-    r = grade(box, "pid-host")
-    assert r["pidhost-running"].passed
-    assert_fails(r["pidhost-pid-host"], "private", "pid namespace of try-pidhost is private", "expected host",
-                 hint="--pid host")
+def test_pidpeer_in_its_own_pid_namespace_fails(box):
+    docker(box, "docker run -d --name ns-a busybox sleep 3600")
+    docker(box, "docker run -d --name try-pidpeer busybox sleep 3600")
+    r = grade(box, "pid-shared")
+    assert r["pidpeer-running"].passed
+    assert_fails(r["pidpeer-pid-shared"], "private", "pid namespace of try-pidpeer is private",
+                 "expected shared with ns-a", hint="--pid container:ns-a")
 
 
-def test_pidhost_that_exited_fails_with_the_lessons_hint(box):
-    docker(box, "docker run --name try-pidhost --pid=host busybox true")
-    r = grade(box, "pid-host")
-    assert_fails(r["pidhost-running"], "not_running", "exited (exit code 0)", hint="sleep 3600")
-    assert_fails(r["pidhost-pid-host"], "not_running", "needs it running")
+def test_pid_host_is_refused_and_the_hint_says_what_to_do_instead(box):
+    out = docker(box, "docker run -d --name try-pidpeer --pid=host busybox sleep 3600", ok=False)
+    assert "authorization denied" in out and "--pid" in out, out
+    r = grade(box, "pid-shared")
+    assert_fails(r["pidpeer-running"], "missing", "there is no container named try-pidpeer",
+                 hint="--pid container:ns-a")
+
+
+def test_pidpeer_that_exited_fails_with_the_lessons_hint(box):
+    docker(box, "docker run -d --name ns-a busybox sleep 3600")
+    docker(box, "docker run --name try-pidpeer --pid container:ns-a busybox true")
+    r = grade(box, "pid-shared")
+    assert_fails(r["pidpeer-running"], "not_running", "exited (exit code 0)", hint="sleep 3600")
+    assert_fails(r["pidpeer-pid-shared"], "not_running", "needs it running")
 
 
 # --- 2. try-web + try-sidecar ---------------------------------------------------------------

@@ -15,14 +15,16 @@ FIXTURES = Path(__file__).resolve().parents[3] / "data" / "labs"
 def fixture_labs(monkeypatch):
     monkeypatch.setenv("DOCKYARD_LABS", str(FIXTURES))
     autograde._labs.clear()
-    autograde._contexts.clear()
+    autograde._sessions.clear()
     yield
     autograde._labs.clear()
-    autograde._contexts.clear()
+    autograde._sessions.clear()
 
 
 def use(monkeypatch, ctx):
-    monkeypatch.setattr(autograde, "_context", lambda lab: ctx)
+    from grader.session import GradingSession
+
+    monkeypatch.setattr(autograde, "_session", lambda lab: GradingSession(lab, context=ctx))
 
 
 def test_award_returns_the_points_and_prints_message_and_hint(monkeypatch, capsys):

@@ -27,6 +27,10 @@ GRADER_LABEL = "org.dockyard.grader"
 BUILD_LOG_CAP = 200_000  # characters of build output kept per build
 
 
+
+class OutsideSubmission(DockyardError):
+    """A hand-in's path that resolves outside the hand-in: a failed check, never a file read."""
+
 class Context:
     def __init__(self, client, *, submission: Path | None = None, lab_dir: Path | None = None,
                  sandbox=None, run_id: str | None = None, build_timeout: float = 120,
@@ -51,8 +55,14 @@ class Context:
 
     # --- files of the submission ------------------------------------------------------
     def path(self, rel: str = ".") -> Path:
-        base = self.submission or Path.cwd()
-        return (base / rel).resolve()
+        """A file of the hand-in. The grader may run as root: a link that leads out of the hand-in (to
+        /etc/shadow, say) is never followed, so no check reads or quotes a file the student could not."""
+        base = (self.submission or Path.cwd()).resolve()
+        full = (base / rel).resolve()
+        if full != base and base not in full.parents:
+            raise OutsideSubmission(f"{rel} leads outside the hand-in (to {full})",
+                                    "hand in the file itself, not a link to a file elsewhere")
+        return full
 
     # --- inspect --------------------------------------------------------------------------
     def image(self, ref: str) -> dict:

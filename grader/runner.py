@@ -19,7 +19,7 @@ from typing import Callable
 from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound
 
 from .checks import base
-from .context import Context
+from .context import Context, OutsideSubmission
 from .result import ERROR, FAILED, PASSED, CheckResult, Report
 from .spec import CheckSpec, Lab, load
 
@@ -39,6 +39,8 @@ def run_check(ctx: Context, spec: CheckSpec, task: str | None = None) -> CheckRe
         outcome = exc.outcome
     except (ImageNotFound, ContainerNotFound) as exc:
         outcome = base.fail(exc.problem, reason="missing", hint=MISSING_HINTS[type(exc)])
+    except OutsideSubmission as exc:
+        outcome = base.fail(exc.problem, reason="outside", hint=exc.fix)
     except DockyardError as exc:
         outcome = base.fail(f"could not check: {exc.problem}", reason="error", hint=exc.fix)
         status = ERROR

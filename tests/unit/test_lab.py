@@ -14,6 +14,9 @@ class FakeBox:
     def env(self):
         return {"DOCKER_HOST": self.docker_host, "DOCKYARD_SANDBOX": "class1"}
 
+    def lesson_env(self):
+        return {**self.env(), "TMPDIR": "/tmp/dy/class1/scratch"}
+
 
 def test_lab_command_binds_to_loopback(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
@@ -41,6 +44,7 @@ def test_lab_env_points_docker_at_the_sandbox(monkeypatch):
     assert env["DOCKER_HOST"] == FakeBox.docker_host
     assert env["DOCKYARD_SANDBOX"] == "class1"
     assert env["SOME_SETTING"] == "kept"
+    assert env["TMPDIR"] == "/tmp/dy/class1/scratch"  # the lessons' temporary folders: inside the sealed workspace
     assert env["PATH"].split(os.pathsep) == [str(Path(sys.executable).parent), "/usr/bin", "/bin"]
     assert os.environ["DOCKER_HOST"] == "unix:///var/run/docker.sock"  # the caller's environment is untouched
 
@@ -75,3 +79,19 @@ def test_lab_runs_offline_without_news_or_update_checks():
     assert f"--LabApp.app_settings_dir={lab.SETTINGS}" in cmd
     overrides = json.loads((lab.SETTINGS / "overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+def test_the_workspace_is_the_lessons_and_the_labs(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "labs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert lab.workspace_dirs() == (str(tmp_path / "notebooks"), str(tmp_path / "labs"))
+
+
+def test_a_sandbox_lends_lessons_its_scratch_folder(tmp_path):
+    from dockyard import Sandbox, SandboxConfig
+
+    box = Sandbox(SandboxConfig(name="lesson1", home=tmp_path))
+    env = box.lesson_env()
+    assert env["TMPDIR"] == str(tmp_path / "lesson1" / "scratch") == str(box.scratch)
+    assert env["DOCKER_HOST"] == box.docker_host

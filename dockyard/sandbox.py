@@ -232,8 +232,12 @@ class Sandbox:
             subnet = st["subnet"]
             network.set_forwarding(cfg.bridge, False)
         else:
-            subnet = cfg.subnet or network.choose_subnet(cfg.default_subnet_index, network.used_networks())
-            network.create_bridge(cfg.bridge, subnet)
+            # machine-wide: two sandboxes coming up at once (class grading) must not both pick the free subnet
+            cfg.home.mkdir(parents=True, exist_ok=True)
+            with open(cfg.home / "bridges.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                subnet = cfg.subnet or network.choose_subnet(cfg.default_subnet_index, network.used_networks())
+                network.create_bridge(cfg.bridge, subnet)
         self._save_state(bridge=cfg.bridge, subnet=subnet,
                          address_pool=cfg.address_pool or network.address_pool_for(subnet))
         # cgroup parent with caps

@@ -126,12 +126,10 @@ def check(policy: Policy, method: str, uri: str, headers: dict | None = None,
     """None if dockerd may serve this request, else the Refusal. ``body`` is the raw JSON, if sent."""
     method = method.upper()
     parts = urlsplit(uri)
-    path = posixpath.normpath(unquote(parts.path)) if parts.path else "/"
-    m = _VERSION_PREFIX.match(path)
-    if m:
-        path = path[m.end():]
-        if _api_too_old(m.group(1)):
-            return Refusal(f"Docker API version {m.group(1)}",
+    version, path = _api_path(parts.path)
+    if version is not None:
+        if _api_too_old(version):
+            return Refusal(f"Docker API version {version}",
                            "versions before 1.24 let a container start change its host settings",
                            "use a current docker CLI or docker-py: they agree on API 1.41 with this daemon")
     again = _MOUNTS_AGAIN.match(path)
@@ -181,11 +179,14 @@ _JOINS_NETWORK = re.compile(r"^/(containers/.+/(start|restart)|networks/.+/conne
 
 def joins_network(method: str, uri: str) -> bool:
     """True if dockerd puts a container on a network to serve this request (start, restart, connect)."""
-    if method.upper() != "POST":
-        return False
-    path = posixpath.normpath(unquote(urlsplit(uri).path or "/"))
+    return method.upper() == "POST" and bool(_JOINS_NETWORK.match(_api_path(urlsplit(uri).path)[1]))
+
+
+def _api_path(path: str) -> tuple[str | None, str]:
+    """(the API version, or None, and the path without it) as dockerd routes the URL's path."""
+    path = posixpath.normpath(unquote(path or "/"))
     m = _VERSION_PREFIX.match(path)
-    return bool(_JOINS_NETWORK.match(path[m.end():] if m else path))
+    return (m.group(1), path[m.end():]) if m else (None, path)
 
 
 def _api_too_old(version: str) -> bool:
@@ -224,7 +225,7 @@ def check_create(policy: Policy, body: dict) -> Refusal | None:
 
 def check_host_config(policy: Policy, hc: dict) -> Refusal | None:
     for check_one in (_privileged, _namespaces, _devices, _capabilities, _security_opts, _system_paths,
-                      _cgroup_parent, _runtime, _log_driver, _ports, _volume_driver):
+                      _cgroup_parent, _drivers, _log_driver, _ports):
         refusal = check_one(hc)
         if refusal:
             return refusal
@@ -314,10 +315,14 @@ def _cgroup_parent(hc: dict) -> Refusal | None:
     return None
 
 
-def _runtime(hc: dict) -> Refusal | None:
-    if (hc.get("runtime") or "") not in ("", "runc"):
-        return Refusal(f"--runtime {hc['runtime']}", "only the default runtime (runc) is set up in this sandbox",
-                       "leave --runtime out")
+_DRIVERS = (("runtime", "--runtime", ("", "runc"), "only the default runtime (runc) is set up in this sandbox"),
+            ("volumedriver", "--volume-driver", ("", "local"), "only local volumes exist in this sandbox"))
+
+
+def _drivers(hc: dict) -> Refusal | None:
+    for key, flag, allowed, why in _DRIVERS:
+        if (hc.get(key) or "") not in allowed:
+            return Refusal(f"{flag} {hc[key]}", why, f"leave {flag} out")
     return None
 
 
@@ -341,13 +346,6 @@ def _ports(hc: dict) -> Refusal | None:
                                "ports are published on this machine's loopback only, never on its network",
                                f"publish with -p {host_port or '8080'}:{port.split('/')[0]} "
                                f"(or -p 127.0.0.1:...) and open http://127.0.0.1:<port>/")
-    return None
-
-
-def _volume_driver(hc: dict) -> Refusal | None:
-    if (hc.get("volumedriver") or "") not in ("", "local"):
-        return Refusal(f"--volume-driver {hc['volumedriver']}", "only local volumes exist in this sandbox",
-                       "leave --volume-driver out")
     return None
 
 
@@ -460,8 +458,8 @@ def find_container(data_root: str, ref: str) -> str | None:
     return os.path.join(root, matches[0]) if len(matches) == 1 else None
 
 
-def container_binds(folder: str) -> tuple[list[str], dict]:
-    """The bind sources a container mounts (its own and those of --volumes-from) and its HostConfig."""
+def container_binds(folder: str) -> list[str]:
+    """The bind sources a container mounts (its own and those of --volumes-from)."""
     with open(os.path.join(folder, "config.v2.json"), "rb") as fh:
         config = json.load(fh)
     with open(os.path.join(folder, "hostconfig.json"), "rb") as fh:
@@ -470,7 +468,7 @@ def container_binds(folder: str) -> tuple[list[str], dict]:
                if (m.get("Type") or "").lower() == "bind"]  # what dockerd mounts, --volumes-from included
     sources += [b.split(":", 1)[0] for b in hc.get("Binds") or [] if ":" in b and b.startswith("/")]
     sources += [m.get("Source") or "" for m in hc.get("Mounts") or [] if (m.get("Type") or "").lower() == "bind"]
-    return list(dict.fromkeys(sources)), hc
+    return list(dict.fromkeys(sources))
 
 
 def _unreadable(doing: str, ref: str, exc: Exception) -> Refusal:
@@ -483,20 +481,28 @@ def _unreadable(doing: str, ref: str, exc: Exception) -> Refusal:
                    "try again; if it persists, remove the container and create it again")
 
 
-def check_mounts_now(policy: Policy, ref: str, doing: str) -> Refusal | None:
-    """Refuse a start, restart or docker cp if a bind source now leaves the workspace or passes a link."""
+def _binds_now(policy: Policy, ref: str, doing: str) -> tuple[list[str] | None, Refusal | None]:
+    """(the bind sources container ``ref`` mounts now, None if there is no such container; None), or
+    (None, the Refusal) if they cannot be read."""
     if not policy.data_root:
-        return _unreadable(doing, ref, LookupError("data_root"))
+        return None, _unreadable(doing, ref, LookupError("data_root"))
     try:
         folder = find_container(policy.data_root, ref)
-        if folder is None:
-            if "/" in ref.strip("/"):  # a link alias dockerd resolves and this lookup does not
-                return Refusal(f"{doing} the container {ref} by a link alias", "the sandbox cannot check "
-                               "which host folders it mounts", "use the container's name or id")
-            return None  # dockerd answers "No such container"
-        sources, _hc = container_binds(folder)
+        return (container_binds(folder) if folder else None), None
     except (OSError, ValueError, AttributeError, TypeError) as exc:
-        return _unreadable(doing, ref, exc)
+        return None, _unreadable(doing, ref, exc)
+
+
+def check_mounts_now(policy: Policy, ref: str, doing: str) -> Refusal | None:
+    """Refuse a start, restart or docker cp if a bind source now leaves the workspace or passes a link."""
+    sources, refusal = _binds_now(policy, ref, doing)
+    if refusal:
+        return refusal
+    if sources is None:
+        if "/" in ref.strip("/"):  # a link alias dockerd resolves and this lookup does not
+            return Refusal(f"{doing} the container {ref} by a link alias", "the sandbox cannot check "
+                           "which host folders it mounts", "use the container's name or id")
+        return None  # dockerd answers "No such container"
     for source in sources:
         if not _in_workspace(policy, source):
             return Refusal(f"{doing} the container {ref}",
@@ -521,9 +527,13 @@ def _restart_refusal(kind: str, source: str) -> Refusal:
                    "without --restart")
 
 
-def _restart_with_binds(policy: Policy, hc: dict) -> Refusal | None:
+def _restart_kind(hc: dict) -> str:
     rp = hc.get("restartpolicy")
-    kind = str((rp.get("name") if isinstance(rp, dict) else "") or "")
+    return str((rp.get("name") if isinstance(rp, dict) else "") or "")
+
+
+def _restart_with_binds(policy: Policy, hc: dict) -> Refusal | None:
+    kind = _restart_kind(hc)
     if kind in _NO_RESTART:
         return None
     sources = [s.split(":", 1)[0] for s in _cap_list(hc.get("binds")) if ":" in s and s.startswith("/")]
@@ -533,32 +543,19 @@ def _restart_with_binds(policy: Policy, hc: dict) -> Refusal | None:
         return _restart_refusal(kind, sources[0])
     for ref in _cap_list(hc.get("volumesfrom")):
         ref = ref.rsplit(":", 1)[0] if ref.endswith((":ro", ":rw")) else ref
-        if not policy.data_root:
-            return _unreadable("--volumes-from", ref, LookupError("data_root"))
-        try:
-            folder = find_container(policy.data_root, ref)
-            theirs = container_binds(folder)[0] if folder else []
-        except (OSError, ValueError, AttributeError, TypeError) as exc:
-            return _unreadable("--volumes-from", ref, exc)
-        if theirs:
-            return _restart_refusal(kind, theirs[0])
+        theirs, refusal = _binds_now(policy, ref, "--volumes-from")
+        if refusal or theirs:
+            return refusal or _restart_refusal(kind, theirs[0])
     return None
 
 
 def check_update(policy: Policy, ref: str, body: dict) -> Refusal | None:
     """docker update changes resources and the restart policy (no mounts): a restart policy needs no binds."""
-    rp = body.get("restartpolicy")
-    kind = str((rp.get("name") if isinstance(rp, dict) else "") or "")
+    kind = _restart_kind(body)
     if kind in _NO_RESTART:
         return None
-    if not policy.data_root:
-        return _unreadable("docker update --restart on", ref, LookupError("data_root"))
-    try:
-        folder = find_container(policy.data_root, ref)
-        sources = container_binds(folder)[0] if folder else []
-    except (OSError, ValueError, AttributeError, TypeError) as exc:
-        return _unreadable("docker update --restart on", ref, exc)
-    return _restart_refusal(kind, sources[0]) if sources else None
+    sources, refusal = _binds_now(policy, ref, "docker update --restart on")
+    return refusal or (_restart_refusal(kind, sources[0]) if sources else None)
 
 
 # --- other endpoints -----------------------------------------------------------------------------------

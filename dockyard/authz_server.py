@@ -158,16 +158,7 @@ def _http_server(listener: socket.socket, policy: PolicyFile):
             self._send(200, out)
 
         def _read_body(self) -> bytes:
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                chunks = []
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass
-                        return b"".join(chunks)
-                    chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
+            # dockerd's plugin client encodes each call into a buffer first: always a Content-Length, never chunked
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def _send(self, status: int, body: bytes) -> None:

@@ -114,15 +114,15 @@ def status(name, backend, as_json):
 def render_status(st: dict) -> str:
     d = st.get("daemon") or {}
     lines = [f"sandbox     {st['name']} ({st['backend']})", f"DOCKER_HOST {st['docker_host']}"]
-    seal_down = bool(d.get("pid")) and st.get("seal", {}).get("sealed") and not st["seal"]["answering"]
+    seal = st.get("seal") if (st.get("seal") or {}).get("sealed") else None
+    seal_down = bool(d.get("pid")) and seal is not None and not seal["answering"]
     state = "running" if d.get("answering") else "refusing every request (its seal is down)" if seal_down else "stopped"
     if d.get("pid"):
         state += f", pid {d['pid']}"
     if d.get("version"):
         state += f", Docker {d['version']} (API {d.get('api')}), containerd {d.get('containerd')}"
     lines.append(f"daemon      {state}")
-    if st.get("seal", {}).get("sealed"):
-        seal = st["seal"]
+    if seal is not None:
         text = f"on, plugin {seal['plugin']} pid {seal['pid']}" if seal["answering"] else "PLUGIN DOWN (run dockyard up)"
         lines.append(f"seal        {text}; workspace: {', '.join(seal['workspace']) or 'none (named volumes only)'}")
     if "registry" in st:

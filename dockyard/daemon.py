@@ -70,11 +70,11 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = s
 
 
-def api_get(sock: Path | str, path: str, timeout: float = 2.0):
-    """GET ``path`` on a Docker API unix socket; returns (status, parsed body or text)."""
+def api_get(sock: Path | str, path: str, timeout: float = 2.0, method: str = "GET"):
+    """GET (or ``method``) ``path`` on a Docker API or plugin unix socket; returns (status, parsed body or text)."""
     conn = _UnixHTTPConnection(str(sock), timeout)
     try:
-        conn.request("GET", path)
+        conn.request(method, path)
         resp = conn.getresponse()
         body = resp.read().decode(errors="replace")
     finally:
@@ -90,3 +90,11 @@ def ping(sock: Path | str, timeout: float = 1.0) -> bool:
     except (OSError, http.client.HTTPException, ValueError):
         return False
     return status == 200 and body == "OK"
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a daemon's log, for the error that says it failed ("" if unreadable)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -24,6 +24,7 @@ from typing import Iterator
 import yaml
 
 from . import network, procs
+from .daemon import log_tail
 from .errors import DaemonError, ResourceInUse
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}  # flock alone does not serialize threads of one process
@@ -141,13 +142,13 @@ class Registry:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise DaemonError(f"the registry on port {self.port} exited with status {proc.returncode}",
-                                  f"see {self.log}", log_tail=_tail(self.log))
+                                  f"see {self.log}", log_tail=log_tail(self.log, 15))
             if self.ping():
                 return proc.pid
             time.sleep(0.03)
         procs.stop(proc.pid)
         raise DaemonError(f"the registry on port {self.port} did not answer within {timeout:.0f} s",
-                          f"see {self.log}", log_tail=_tail(self.log))
+                          f"see {self.log}", log_tail=log_tail(self.log, 15))
 
     def empty(self) -> None:
         """Delete every repository, in place.
@@ -208,10 +209,3 @@ class Registry:
         if not found:
             return None
         return json.loads(self.blob(repo, found[1]["config"]["digest"]))
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""

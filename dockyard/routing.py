@@ -83,10 +83,9 @@ def sysctl_key(path: str) -> str:
     return "net." + path[len(PROC_NET) + 1:].replace("/", ".")
 
 
-def sandbox_bridges(own: str | None, pool: str | None, only_open: bool = False) -> list[str]:
-    """``own`` if it exists, and the br-* bridges with an IPv4 address in ``pool``.
-
-    With ``only_open``, only those that route now (cheaper: an address is looked up only then)."""
+def open_bridges(own: str | None, pool: str | None) -> list[str]:
+    """The sandbox's bridges (``own`` and the br-* with an IPv4 address in ``pool``) that would route a
+    container's packets off this machine. Settings are read first: an address is looked up only for open ones."""
     try:
         names = os.listdir(SYS_NET)
     except OSError:
@@ -95,20 +94,15 @@ def sandbox_bridges(own: str | None, pool: str | None, only_open: bool = False) 
         net = ipaddress.ip_network(pool) if pool else None
     except ValueError:
         net = None
-    out = [own] if own and own in names and (not only_open or _open(own)) else []
-    candidates = [n for n in names if n.startswith("br-") and (not only_open or _open(n))]
-    if net is not None and candidates:
+    out = [own] if own and own in names and _open(own) else []
+    candidates = [n for n in names if n.startswith("br-") and _open(n)] if net is not None else []
+    if candidates:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for name in candidates:
                 addr = _ipv4_address(sock, name)
                 if addr and ipaddress.ip_address(addr) in net:
                     out.append(name)
     return out
-
-
-def open_bridges(own: str | None, pool: str | None) -> list[str]:
-    """The sandbox's bridges that would route a container's packets off this machine."""
-    return sandbox_bridges(own, pool, only_open=True)
 
 
 def close(name: str) -> None:

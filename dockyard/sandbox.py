@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import cgroups, daemon, mounts, network, procs
-from .seal import Seal
 from .config import LABEL, SandboxConfig, home as default_home
 from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
 from .registry import HUB, Registry
+from .seal import Seal
 from .seed import RECIPES, SeedStore
 
 Progress = Callable[[str], None]
@@ -76,6 +76,11 @@ class Sandbox:
     def lesson_env(self) -> dict[str, str]:
         """What a learner's kernel and terminal get: the sandbox's variables, and TMPDIR in its scratch folder."""
         return {**self.env(), "TMPDIR": str(self.scratch)}
+
+    @property
+    def seal(self) -> Seal:
+        """This sandbox's authorization plugin (dockyard.authz_server), which dockerd asks about every request."""
+        return Seal(self.cfg)
 
     @property
     def registry(self) -> Registry:
@@ -162,15 +167,15 @@ class Sandbox:
                 if st.get("running"):
                     progress(f"sandbox {self.name!r} was not shut down cleanly; recovering")
                 self._recover_stale()
-                plugin = Seal(self.cfg).start() if self.cfg.sealed else None  # starts while the bridge is made
+                plugin = self.seal.start() if self.cfg.sealed else None  # starts while the bridge is made
                 try:
                     self._start_infrastructure(progress, template)
                     if plugin is not None:
                         self._write_seal_policy()
-                        self._save_state(authz_pid=Seal(self.cfg).wait(plugin, answer=False))
+                        self._save_state(authz_pid=self.seal.wait(plugin, answer=False))
                     pid = self._start_daemon()
                 except BaseException:
-                    Seal(self.cfg).stop()
+                    self.seal.stop()
                     raise
             else:
                 self._start_registries()
@@ -193,7 +198,7 @@ class Sandbox:
         if not self.cfg.sealed:
             return
         self._write_seal_policy()
-        pid, restarted = Seal(self.cfg).ensure()
+        pid, restarted = self.seal.ensure()
         if restarted:
             progress(f"the seal (authorization plugin {self.cfg.authz_plugin}) was not running; restarted it "
                      f"(pid {pid})")
@@ -206,12 +211,12 @@ class Sandbox:
         workspace = list(dict.fromkeys(list(st.get("workspace") or []) + list(self.cfg.workspace)
                                        + [str(self.scratch)]))
         self._save_state(workspace=workspace)
-        Seal(self.cfg).write_policy(workspace, st.get("address_pool") or self.cfg.address_pool)
+        self.seal.write_policy(workspace, st.get("address_pool") or self.cfg.address_pool)
 
     def _recover_stale(self) -> None:
         """After a crash: stale pidfile, socket, containerd and mounts from the last run."""
         cfg = self.cfg
-        Seal(cfg).stop()  # dockerd is gone: its plugin goes too (a new one starts with the new dockerd)
+        self.seal.stop()  # dockerd is gone: its plugin goes too (a new one starts with the new dockerd)
         ctr_pidfile = cfg.exec_root / "containerd" / "containerd.pid"
         ctr = procs.read_pidfile(ctr_pidfile)
         if ctr and procs.alive(ctr, str(cfg.exec_root)):
@@ -289,13 +294,13 @@ class Sandbox:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise DaemonError(f"dockerd for sandbox {self.name!r} exited with status {proc.returncode}",
-                                  f"read the whole log: {cfg.log}", log_tail=_tail(cfg.log))
+                                  f"read the whole log: {cfg.log}", log_tail=daemon.log_tail(cfg.log))
             if daemon.ping(cfg.socket, timeout=0.5):
                 return proc.pid
             time.sleep(0.03)
         procs.stop(proc.pid, str(cfg.socket))
         raise DaemonError(f"dockerd for sandbox {self.name!r} did not answer /_ping within 60 s",
-                          f"read the log: {cfg.log}", log_tail=_tail(cfg.log))
+                          f"read the log: {cfg.log}", log_tail=daemon.log_tail(cfg.log))
 
     def _seed(self, force: bool, progress: Progress) -> None:
         if self.cfg.online:
@@ -405,7 +410,7 @@ class Sandbox:
             "daemon": {"pid": pid, "answering": answering, "log": str(cfg.log)},
             "problems": [],
         }
-        seal = Seal(cfg)
+        seal = self.seal
         seal_pid = seal.pid() if cfg.sealed else None
         out["seal"] = {"sealed": cfg.sealed, "plugin": cfg.authz_plugin, "pid": seal_pid,
                        "answering": bool(seal_pid) and seal.answering(), "log": str(cfg.authz_log),
@@ -558,13 +563,6 @@ def _config_record(cfg: SandboxConfig) -> dict:
     d = dataclasses.asdict(cfg)
     d["home"] = str(cfg.home)
     return d
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def stop_shared_if_idle(home: Path | None = None, but: str | None = None) -> list[str]:

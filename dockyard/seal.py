@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import procs
 from .config import SandboxConfig
-from .daemon import _UnixHTTPConnection
+from .daemon import api_get, log_tail
 from .errors import DaemonError
 
 SERVER = Path(__file__).resolve().with_name("authz_server.py")
@@ -34,15 +34,11 @@ class Seal:
 
     def answering(self, timeout: float = 0.5) -> bool:
         """True if the plugin answers /Plugin.Activate as an authz plugin."""
-        conn = _UnixHTTPConnection(str(self.cfg.authz_socket), timeout)
         try:
-            conn.request("POST", "/Plugin.Activate", body=b"{}", headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            return resp.status == 200 and "authz" in json.loads(resp.read()).get("Implements", [])
-        except (OSError, http.client.HTTPException, ValueError):
+            status, body = api_get(self.cfg.authz_socket, "/Plugin.Activate", timeout, method="POST")
+            return status == 200 and "authz" in json.loads(body).get("Implements", [])
+        except (OSError, http.client.HTTPException, ValueError, AttributeError):
             return False
-        finally:
-            conn.close()
 
     def policy(self) -> dict:
         try:
@@ -79,13 +75,13 @@ class Seal:
             if proc.poll() is not None:
                 raise DaemonError(f"the seal (authorization plugin {self.cfg.authz_plugin}) exited with status "
                                   f"{proc.returncode}", f"read its log: {self.cfg.authz_log}",
-                                  log_tail=_tail(self.cfg.authz_log))
+                                  log_tail=log_tail(self.cfg.authz_log))
             if self.cfg.authz_socket.exists() and (not answer or self.answering()):
                 return proc.pid
             time.sleep(0.005)
         procs.stop(proc.pid, str(self.cfg.authz_socket))
         raise DaemonError(f"the seal (authorization plugin {self.cfg.authz_plugin}) did not answer within "
-                          f"{timeout:.0f} s", f"read its log: {self.cfg.authz_log}", log_tail=_tail(self.cfg.authz_log))
+                          f"{timeout:.0f} s", f"read its log: {self.cfg.authz_log}", log_tail=log_tail(self.cfg.authz_log))
 
     def ensure(self) -> tuple[int, bool]:
         """The plugin's pid, starting it if it is gone or mute; True if it was (re)started."""
@@ -100,15 +96,9 @@ class Seal:
         stopped = False
         sock = str(self.cfg.authz_socket)
         for pid in dict.fromkeys([p for p in [self.pid()] if p] + procs.find_by_arg(sock)):
-            if procs.alive(pid, sock) and pid != os.getpid():
-                stopped |= procs.stop(pid, sock, grace=3)
+            if pid != os.getpid():
+                stopped |= procs.stop(pid, sock, grace=3)  # stops only a live process that names our socket
         self.cfg.authz_socket.unlink(missing_ok=True)
         self.cfg.authz_pidfile.unlink(missing_ok=True)
         return stopped
 
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""

@@ -97,16 +97,7 @@ class GradingSession:
 
     # --- running checks -----------------------------------------------------------------
     def select(self, ids: Iterable[str]) -> list[tuple[Task, CheckSpec]]:
-        """The (task, check) pairs that ``ids`` (task ids or check ids) name, in spec order;
-        ValueError names the unknown ones."""
-        ids = tuple(ids)
-        tasks = {t.id for t in self.lab.tasks}
-        checks = {c.id for _t, c in self.lab.checks()}
-        unknown = [i for i in ids if i not in tasks and i not in checks]
-        if unknown or not ids:
-            raise ValueError(f"{self.lab.id} has no task or check {', '.join(map(repr, unknown)) or '(none given)'}; "
-                             f"tasks: {', '.join(sorted(tasks))}")
-        return [(t, c) for t, c in self.lab.checks() if t.id in ids or c.id in ids]
+        return select(self.lab, ids)
 
     def check(self, task: Task | str | None, spec: CheckSpec) -> CheckResult:
         """Run one check in the current context and keep its result."""
@@ -167,6 +158,19 @@ class GradingSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def select(lab: Lab, ids: Iterable[str]) -> list[tuple[Task, CheckSpec]]:
+    """The (task, check) pairs that ``ids`` (task ids or check ids) name, in spec order;
+    ValueError names the unknown ones."""
+    ids = tuple(ids)
+    tasks = {t.id for t in lab.tasks}
+    checks = {c.id for _t, c in lab.checks()}
+    unknown = [i for i in ids if i not in tasks and i not in checks]
+    if unknown or not ids:
+        raise ValueError(f"{lab.id} has no task or check {', '.join(map(repr, unknown)) or '(none given)'}; "
+                         f"tasks: {', '.join(sorted(tasks))}")
+    return [(t, c) for t, c in lab.checks() if t.id in ids or c.id in ids]
 
 
 def files_state(folder: Path) -> str:

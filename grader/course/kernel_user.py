@@ -178,11 +178,6 @@ def trusted_scoring() -> bool:
     return importlib.util.find_spec("grader.course.trusted") is not None
 
 
-def kernel_folder(folder: Path) -> Path:
-    """Where the kernel of the notebook in ``folder`` writes: that folder itself (kept for callers)."""
-    return folder
-
-
 def masks(*, course: Path, run_tmp: Path, dockyard_home: Path, labs: list[Path], repo: Path | None = None,
           hide_labs: bool) -> list[str]:
     """The folders a grading kernel must not see (real paths of the ones that exist)."""
@@ -227,7 +222,7 @@ class Plan:
     mask: list[str]  # empty read-only tmpfs over each
     private: list[str]  # a fresh writable tmpfs each (/tmp, ...)
     folder: str  # the kernel's folder (the process cwd): nbgrader's autograded/<student>/<lab>/
-    binds: list[tuple[str, bool]]  # (path, writable) put back when masked: socket, state file, evidence, code
+    binds: list[tuple[str, bool]]  # (path, writable) put back when masked: socket, state file, code
     tmp_size: int = 512 * 1024**2
 
     def to_env(self) -> str:
@@ -254,14 +249,11 @@ class Plan:
     def apply(self, argv: list[str]) -> list[str]:
         """Set up the namespace, drop to the uid; return ``argv`` with the connection file replaced."""
         cwd = os.getcwd()
+        if cwd != os.path.realpath(self.folder):  # reclaim() takes back ``folder``: it must be what is given
+            raise RuntimeError(f"the kernel starts in {cwd}, not in its folder {self.folder}")
         conn_at = argv.index("-f") + 1 if "-f" in argv else None
         conn = Path(argv[conn_at]).read_bytes() if conn_at else None
-        give(Path(cwd), self.uid)
-        for path, writable in self.binds:  # the evidence file: the kernel's to append to (a socket is granted apart)
-            if writable and not os.path.lexists(path):
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-            if writable and stat.S_ISREG(os.lstat(path).st_mode):
-                os.chown(path, self.uid, self.uid, follow_symlinks=False)
+        give(Path(cwd), self.uid)  # the socket is granted by the grader (KernelUser.grant_socket)
         first, binds, later = self.layers(cwd)
         _unshare_mounts()
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -375,13 +367,12 @@ def _make_mountpoint(target: str, *, directory: bool) -> None:
 
 
 # --- files the kernel wrote: never trusted to be what they seem ----------------------------
-def copy_untrusted(src: Path, dest: Path, *, owner: int | None = None, skip=frozenset(),
+def copy_untrusted(src: Path, dest: Path, *, owner: int | None = None,
                    max_file: int | None = None, max_bytes: int = 4 * 1024**3) -> list[str]:
     """Copy the regular files and folders of ``src`` to ``dest`` (made anew); never follow a link.
 
     Symlinks, fifos, sockets and devices are left out (returned, by relative path), as is
-    every top-level name in ``skip`` and every file over ``max_file`` bytes or past
-    ``max_bytes`` in all. Each file is opened with O_NOFOLLOW and checked with fstat, so a
+    every file over ``max_file`` bytes or past ``max_bytes`` in all. Each file is opened with O_NOFOLLOW and checked with fstat, so a
     link swapped in meanwhile is not followed either. ``owner``: the uid (and gid) the
     copies get; default root's. Permission bits are kept, less setuid/setgid/sticky and
     group/other write.
@@ -391,17 +382,15 @@ def copy_untrusted(src: Path, dest: Path, *, owner: int | None = None, skip=froz
     if os.path.lexists(dest):
         remove_tree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _copy_dir(os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW), dest, "", owner, skip, left_out, budget)
+    _copy_dir(os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW), dest, "", owner, left_out, budget)
     return left_out
 
 
-def _copy_dir(dfd: int, dest: Path, rel: str, owner, skip, left_out, budget) -> None:
+def _copy_dir(dfd: int, dest: Path, rel: str, owner, left_out, budget) -> None:
     try:
         dest.mkdir(mode=0o700)
         for name in sorted(os.listdir(dfd)):
             relname = f"{rel}{name}"
-            if not rel and name in skip:
-                continue
             try:
                 st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
             except FileNotFoundError:
@@ -412,7 +401,7 @@ def _copy_dir(dfd: int, dest: Path, rel: str, owner, skip, left_out, budget) -> 
                 except OSError:
                     left_out.append(relname)
                     continue
-                _copy_dir(sub, dest / name, relname + "/", owner, skip, left_out, budget)
+                _copy_dir(sub, dest / name, relname + "/", owner, left_out, budget)
             elif stat.S_ISREG(st.st_mode):
                 if not _copy_file(dfd, name, dest / name, owner, budget):
                     left_out.append(relname)
@@ -484,10 +473,7 @@ def reclaim(folder: Path, user_uid: int) -> list[str]:
         for name in [*dirnames, *filenames]:
             p = os.path.join(dirpath, name)
             st = os.lstat(p)
-            if stat.S_ISDIR(st.st_mode):
-                os.chown(p, 0, 0, follow_symlinks=False)
-                os.chmod(p, stat.S_IMODE(st.st_mode) & 0o755)
-            elif stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            if stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink == 1):
                 os.chown(p, 0, 0, follow_symlinks=False)
                 os.chmod(p, stat.S_IMODE(st.st_mode) & 0o755)
             else:

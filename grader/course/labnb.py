@@ -76,11 +76,17 @@ def meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: code that nbgrader scores from its outputs."""
+    m = meta(cell)
+    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
 def test_cells(nb) -> list[TestCell]:
     out = []
     for i, cell in enumerate(nb.cells):
         m = meta(cell)
-        if cell.cell_type == "code" and m.get("grade") and not m.get("solution"):
+        if is_test_cell(cell):
             out.append(TestCell(i, m.get("grade_id", ""), float(m.get("points", 0)), tuple(awards_in(cell.source))))
     return out
 

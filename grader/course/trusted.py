@@ -29,23 +29,12 @@ import os
 from pathlib import Path
 
 from nbformat import NotebookNode
-from nbgrader import utils
 from nbgrader.preprocessors import DeduplicateIds, Execute
 from traitlets import Unicode
 
 from . import labnb
 
 GRADER_ERROR = "GraderError"
-
-
-def _kernel_folder(folder: Path) -> Path:
-    """Where the kernel really writes the hand-in's files (a private scratch copy when it runs as its
-    own user, see grader.course.kernel_user), else the notebook's folder."""
-    try:
-        from .kernel_user import kernel_folder
-    except ImportError:
-        return folder
-    return kernel_folder(folder)
 
 
 def plan(source_nb) -> dict[str, tuple[labnb.Award, ...]]:
@@ -57,7 +46,7 @@ def plan(source_nb) -> dict[str, tuple[labnb.Award, ...]]:
 
 def claims_autograde(cell) -> bool:
     """Would nbgrader score this cell from its outputs?"""
-    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+    return labnb.is_test_cell(cell)
 
 
 def outputs(lines: list[str], points: float | None, error: str | None) -> list[NotebookNode]:
@@ -98,7 +87,8 @@ class TrustedExecute(Execute):
         self._plan = plan(self._source_notebook(resources))
         labs = {a.lab for awards in self._plan.values() for a in awards}
         self._labs = {name: self._load_lab(name) for name in sorted(labs)}
-        self._folder = _kernel_folder(Path((resources.get("metadata") or {}).get("path") or os.getcwd()).resolve())
+        # the notebook's folder: the kernel's cwd and own folder (grader.course.kernel_user)
+        self._folder = Path((resources.get("metadata") or {}).get("path") or os.getcwd()).resolve()
         self._sessions: dict = {}
         self._sandbox = None
         try:
@@ -120,17 +110,14 @@ class TrustedExecute(Execute):
 
     # --- the checks -------------------------------------------------------------------------
     def grade_cell(self, awards) -> list[NotebookNode]:
-        from ..autograde import GraderError, points
+        from ..autograde import GraderError, points, select
 
         lines: list[str] = []
         total = 0.0
         try:
             for a in awards:
                 session = self._session(a.lab)
-                try:
-                    session.select(a.ids)
-                except ValueError as exc:
-                    raise GraderError(str(exc)) from None
+                select(session.lab, a.ids)  # unknown ids: a GraderError before anything runs
                 results = session.run(a.ids)  # the context is made again if the hand-in's files changed
                 lines += [str(r) for r in results]
                 total += points(results)  # GraderError when a check could not run

@@ -217,13 +217,18 @@ def list_cmd():
 def lab(name, backend, port, no_browser):
     """Bring the sandbox up and open the lessons in JupyterLab (127.0.0.1 only).
 
+    Run as root, JupyterLab runs unprivileged (the sudo caller's account, else a uid of its own) on
+    your own copy of the lessons in <home>/work/<name>/, and your checks are graded by this process.
+
     \b
     Example:
       dockyard lab --port 8890 --no-browser
     """
     from .lab import launch, workspace_dirs
 
-    box = sb.get(name, backend) if backend == "existing" else sb.get(name, backend, workspace=workspace_dirs())
+    box = sb.get(name, backend)
+    if box.backend == "private":
+        box = sb.get(name, backend, workspace=workspace_dirs(box))
     box.up(progress=_progress) if box.backend == "private" else box.up()
     sys.exit(launch(box, port=port, open_browser=not no_browser))
 
@@ -247,7 +252,12 @@ def check(name, backend, lab, submission, as_json, validate, lesson):
       dockyard check 01-namespaces --lesson        # lesson 01's "Try it" exercises
     """
     import grader
+    from grader import service
 
+    if service.available() and not validate:  # in the learner's JupyterLab: no spec here
+        report = service.request(lab, submission=submission, prefer="lesson" if lesson else "lab")
+        click.echo(report.to_json(reveal_hidden=False) if as_json else report.table(reveal_hidden=False))
+        sys.exit(0 if report.passed else 1)
     path = grader.find_lab(lab, prefer="lesson" if lesson else "lab")
     spec = grader.load(path)
     if validate:

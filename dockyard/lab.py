@@ -1,8 +1,14 @@
-"""Start JupyterLab on 127.0.0.1 with the sandbox's DOCKER_HOST in every kernel and terminal."""
+"""Start JupyterLab on 127.0.0.1 with the sandbox's DOCKER_HOST in every kernel and terminal.
+
+Run by root (as ``sudo dockyard lab`` and the README's set-up command do), the server runs as
+the learner, unprivileged, in a private view of the host, on a copy of the lessons of its own
+(:mod:`dockyard.learner`).
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +26,7 @@ def notebooks_dir() -> Path:
                         "run dockyard lab from the Dockyard checkout")
 
 
-def lab_command(root: Path, port: int, open_browser: bool) -> list[str]:
+def lab_command(root: Path, port: int, open_browser: bool, *, as_root: bool | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
            f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=20",
            # the course runs offline: no news feed, no update check, nothing sent off this machine
@@ -28,13 +34,23 @@ def lab_command(root: Path, port: int, open_browser: bool) -> list[str]:
            f"--LabApp.app_settings_dir={SETTINGS}"]
     if not open_browser:
         cmd.append("--no-browser")
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 if as_root is None else as_root:
         cmd.append("--allow-root")
     return cmd
 
 
-def workspace_dirs() -> tuple[str, ...]:
-    """The folders a learner's containers may bind under the seal: the lessons and the labs."""
+def confined(box) -> bool:
+    """Does the learner's server run unprivileged (root starts a private sandbox's lab)?"""
+    return os.geteuid() == 0 and box.backend == "private"
+
+
+def workspace_dirs(box=None) -> tuple[str, ...]:
+    """The folders a learner's containers may bind under the seal: the learner's work folder when the
+    server is confined, else the lessons and the labs of the checkout."""
+    if box is not None and confined(box):
+        from .learner import work_folder
+
+        return (str(work_folder(box)),)
     root = notebooks_dir()
     labs = root.parent / "labs"
     return tuple(str(d) for d in (root, labs) if d.is_dir())
@@ -52,8 +68,29 @@ def lab_env(box) -> dict[str, str]:
 
 def launch(box, port: int = 8888, open_browser: bool = True) -> int:
     root = notebooks_dir()
-    print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}", file=sys.stderr)
-    try:
-        return subprocess.call(lab_command(root, port, open_browser), env=lab_env(box))
-    except KeyboardInterrupt:
-        return 0
+    if not confined(box):
+        print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}", file=sys.stderr)
+        try:
+            return subprocess.call(lab_command(root, port, open_browser), env=lab_env(box))
+        except KeyboardInterrupt:
+            return 0
+    from .learner import LearnerSession
+
+    with LearnerSession(box, root) as learner:
+        print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}, as uid {learner.uid}, "
+              f"in {learner.work}" + (f" (new: {len(learner.copied)} lesson files)" if learner.copied else ""),
+              file=sys.stderr)
+        cmd = [sys.executable, "-m", "grader.course.fence", "--exec",
+               *lab_command(learner.work, port, open_browser, as_root=False)]
+        proc = subprocess.Popen(cmd, env=learner.env(lab_env(box)), cwd=learner.work)
+        # a SIGTERM or SIGHUP ends the server first, so the session can take back what it lent
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda *_a: proc.terminate())
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # Jupyter asks to confirm a ^C; a second one ends it
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                proc.terminate()
+                return proc.wait()

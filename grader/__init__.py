@@ -22,18 +22,25 @@ def grade_and_record(lab, *, sandbox, submission=None, only_tasks=None, progress
 
 
 def check(lab: str, submission: str | None = None, sandbox=None, *, task: str | list[str] | None = None,
-          widget: bool = True):
-    """Grade the current sandbox (and ``submission``), remember the best result, show it.
+          widget: bool = True, record: bool = True):
+    """Grade the current sandbox (and ``submission``), remember the best result (unless ``record`` is
+    false: a lesson's demonstration), show it.
 
     ``lab`` is a graded lab (``05-dockerfile``) or a lesson's self-checks (``01-namespaces``,
     from notebooks/checks/); ``task`` limits it to one exercise.
     """
     from dockyard import get
 
+    from . import service
     from .widget import report_widget
 
     only = [task] if isinstance(task, str) else task
-    report = grade_and_record(find_lab(lab), sandbox=sandbox or get(), submission=submission, only_tasks=only)
+    if sandbox is None and service.available():  # a learner's kernel: the grader's own process checks
+        report = service.request(lab, submission=submission, tasks=only, record=record)
+    elif record:
+        report = grade_and_record(find_lab(lab), sandbox=sandbox or get(), submission=submission, only_tasks=only)
+    else:
+        report = grade(find_lab(lab), sandbox=sandbox or get(), submission=submission, only_tasks=only)
     return report_widget(report) if widget else report
 
 

@@ -96,6 +96,15 @@ class Report:
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(**kw), indent=2)
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Report":
+        """The report :meth:`to_dict` wrote (e.g. sent by :mod:`grader.service`)."""
+        names = {f.name for f in dataclasses.fields(CheckResult)}
+        results = tuple(CheckResult(**{k: v for k, v in r.items() if k in names}) for r in d.get("results", ()))
+        return cls(lab=d.get("lab", ""), title=d.get("title", ""), results=results, submission=d.get("submission"),
+                   started=float(d.get("started") or 0), duration=float(d.get("duration") or 0),
+                   tasks=tuple((t["id"], t["title"]) for t in d.get("tasks", ())))
+
     def to_junit_xml(self) -> str:
         suite = ET.Element("testsuite", name=self.lab or "dockyard", tests=str(len(self.results)),
                            failures=str(sum(r.status == FAILED for r in self.results)),

@@ -48,8 +48,7 @@ from . import gradebook
 from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evidence
 from .config import CELL_TIMEOUT, write_config
 from .isolation import KernelFence, Worker
-from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs, remove_tree, \
-    trusted_scoring
+from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs, remove_tree
 from .layout import REPO, Course, labs_root
 from .release import tool_env
 from .worker import kernelspec
@@ -249,7 +248,7 @@ class _Run:
         """What makes the hand-in's kernel its slot's uid, seeing its folder and its sandbox's socket only."""
         user.grant_socket(sb.cfg.socket)
         hidden = masks(course=self.course.root, run_tmp=self.tmp, dockyard_home=sb.cfg.home, labs=[labs_root()],
-                       repo=REPO, hide_labs=trusted_scoring())
+                       repo=REPO)
         binds = [(str(sb.cfg.socket), True), (str(sb.cfg.state_file), False)]
         binds += [(p, False) for p in code_dirs(REPO)]  # python and this package, e.g. when under /root
         plan = Plan(uid=user.uid, mask=hidden, private=private_dirs(), folder=str(folder), binds=binds,

@@ -170,22 +170,12 @@ def _ino(path: Path) -> int | None:
 
 
 # --- what the kernel may see ---------------------------------------------------------------
-def trusted_scoring() -> bool:
-    """Do the test cells' checks run in the grader's process (:mod:`grader.course.trusted`)? Then the
-    kernel needs no lab spec and the labs are masked; before, ``award()`` in the kernel read them."""
-    import importlib.util
-
-    return importlib.util.find_spec("grader.course.trusted") is not None
-
-
-def masks(*, course: Path, run_tmp: Path, dockyard_home: Path, labs: list[Path], repo: Path | None = None,
-          hide_labs: bool) -> list[str]:
-    """The folders a grading kernel must not see (real paths of the ones that exist)."""
-    wanted = [course, run_tmp, dockyard_home, Path("/root"), Path("/run/dockyard")]
-    if hide_labs:
-        wanted += labs
-        if repo is not None:
-            wanted += [repo / "labs", repo / ".git", repo / "tests" / "data" / "labs"]  # lab specs, and their history
+def masks(*, course: Path, run_tmp: Path, dockyard_home: Path, labs: list[Path], repo: Path | None = None) -> list[str]:
+    """The folders an untrusted kernel must not see (real paths of the ones that exist). The kernel needs no
+    lab spec: its checks run in the grader's process (:mod:`grader.course.trusted`, :mod:`grader.service`)."""
+    wanted = [course, run_tmp, dockyard_home, Path("/root"), Path("/run/dockyard"), *labs]
+    if repo is not None:
+        wanted += [repo / "labs", repo / ".git", repo / "tests" / "data" / "labs"]  # lab specs, and their history
     return sorted({os.path.realpath(p) for p in wanted if os.path.isdir(p) and os.path.realpath(p) != "/"})
 
 
@@ -246,12 +236,12 @@ class Plan:
         return first, binds, outermost(later)
 
     # --- done by the launcher, as root ---
-    def apply(self, argv: list[str]) -> list[str]:
-        """Set up the namespace, drop to the uid; return ``argv`` with the connection file replaced."""
+    def apply(self, argv: list[str], *, kernel: bool = True) -> list[str]:
+        """Set up the namespace, drop to the uid; return ``argv`` with a kernel's connection file replaced."""
         cwd = os.getcwd()
         if cwd != os.path.realpath(self.folder):  # reclaim() takes back ``folder``: it must be what is given
             raise RuntimeError(f"the kernel starts in {cwd}, not in its folder {self.folder}")
-        conn_at = argv.index("-f") + 1 if "-f" in argv else None
+        conn_at = argv.index("-f") + 1 if kernel and "-f" in argv else None
         conn = Path(argv[conn_at]).read_bytes() if conn_at else None
         give(Path(cwd), self.uid)  # the socket is granted by the grader (KernelUser.grant_socket)
         first, binds, later = self.layers(cwd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from dockyard import network, procs
+from dockyard import learner, network, procs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,10 +42,28 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
                        Path(f"/proc/{server[0]}/environ").read_bytes().decode().split("\0") if "=" in kv)
         assert environ["DOCKER_HOST"] == sandbox.docker_host
         assert environ["DOCKYARD_SANDBOX"] == sandbox.name
+        assert "DOCKYARD_KERNEL" not in environ  # the plan was carried out, not passed on
         args = procs.cmdline(server[0])
         assert "--ServerApp.ip=127.0.0.1" in args
         assert "--LabApp.news_url=None" in args  # offline: the browser must not fetch a news feed
-        assert any(a.endswith("/notebooks") for a in args if a.startswith("--ServerApp.root_dir="))
+        assert "--allow-root" not in args
+        work = learner.work_folder(sandbox)
+        assert f"--ServerApp.root_dir={work}" in args and (work / "01-namespaces.ipynb").exists()
+        # the server (and so every kernel and terminal) runs as an unprivileged uid, in a view of its own
+        uids = next(line for line in Path(f"/proc/{server[0]}/status").read_text().splitlines()
+                    if line.startswith("Uid:")).split()[1:]
+        assert len(set(uids)) == 1 and int(uids[0]) != 0, uids
+        assert os.readlink(f"/proc/{server[0]}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+        view = Path(f"/proc/{server[0]}/root")  # the server's mount namespace, seen from here
+        assert list((view / str(ROOT).lstrip("/") / "labs").iterdir()) == []
+        assert (view / str(work).lstrip("/") / "01-namespaces.ipynb").exists()
+        # /root is an empty folder but for the ways to what was put back (the work folder, this Python)
+        ways = {Path(p).relative_to("/root").parts[0] for p in (work, sys.prefix, sys.base_prefix, ROOT)
+                if str(p).startswith("/root/")}
+        assert {e.name for e in (view / "root").iterdir()} <= ways
+        assert os.stat(sandbox.cfg.socket).st_uid == int(uids[0])
+        cgroup = Path(f"/proc/{server[0]}/cgroup").read_text()
+        assert f"/{sandbox.cfg.cgroup_name}-lab" in cgroup
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -52,3 +71,7 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        shutil.rmtree(learner.work_folder(sandbox), ignore_errors=True)
+    assert os.stat(sandbox.cfg.socket).st_uid == 0, "the sandbox's socket is root's again"
+    assert not Path(f"/sys/fs/cgroup/pids/{sandbox.cfg.cgroup_name}-lab").exists()
+    assert not Path(f"/sys/fs/cgroup/{sandbox.cfg.cgroup_name}-lab").exists()

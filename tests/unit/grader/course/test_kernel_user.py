@@ -11,25 +11,23 @@ import pytest
 from grader.course import kernel_user as ku
 
 
-def test_the_masks_cover_course_run_home_root_and_the_labs_only_once_trusted(tmp_path):
+def test_the_masks_cover_course_run_home_root_and_the_labs(tmp_path):
     for d in ("course", "run", "home", "labs", "repo/labs", "repo/.git", "repo/tests/data/labs"):
         (tmp_path / d).mkdir(parents=True)
     kw = dict(course=tmp_path / "course", run_tmp=tmp_path / "run", dockyard_home=tmp_path / "home",
               labs=[tmp_path / "labs"], repo=tmp_path / "repo")
-    before = ku.masks(**kw, hide_labs=False)
-    assert {str(tmp_path / d) for d in ("course", "run", "home")} <= set(before)
-    assert "/root" in before or not os.path.isdir("/root")
-    assert not any("labs" in m or ".git" in m for m in before)  # award() in the kernel still reads them
-    after = ku.masks(**kw, hide_labs=True)
-    assert {str(tmp_path / d) for d in ("labs", "repo/labs", "repo/.git", "repo/tests/data/labs")} <= set(after)
-    assert "/" not in after
+    got = ku.masks(**kw)
+    assert {str(tmp_path / d) for d in ("course", "run", "home")} <= set(got)
+    assert "/root" in got or not os.path.isdir("/root")
+    assert {str(tmp_path / d) for d in ("labs", "repo/labs", "repo/.git", "repo/tests/data/labs")} <= set(got)
+    assert "/" not in got
 
 
 def test_masks_are_real_paths_and_missing_ones_are_skipped(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     got = ku.masks(course=tmp_path / "link", run_tmp=tmp_path / "gone", dockyard_home=tmp_path / "gone2",
-                   labs=[], hide_labs=True)
+                   labs=[])
     assert str(tmp_path / "real") in got and str(tmp_path / "link") not in got
     assert not any("gone" in m for m in got)
 

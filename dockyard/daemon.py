@@ -46,6 +46,32 @@ def dockerd_command(cfg: SandboxConfig, *, dockerd: str, storage_driver: str, mi
     return cmd
 
 
+FORWARDING = "/proc/sys/net/ipv4/ip_forward"
+# In a mount namespace of dockerd's own (mounts under the data-root still propagate: only /proc is made private),
+# the machine's forwarding switch reads "1". The bind is made only once /proc is private, so the host never sees it.
+_VIEW = 'mount --make-private /proc && mount --bind "$0" ' + FORWARDING + '; exec "$@"'
+
+
+def with_forwarding_view(cfg: SandboxConfig, cmd: list[str], *, forwarding: str | None = None) -> list[str]:
+    """``cmd`` (dockerd's) started where the host's global IPv4 forwarding switch reads on, when it is off.
+
+    dockerd reads that switch and, when it is off, adds "IPv4 forwarding is disabled. Networking will not
+    work." to every ``docker run``. That is false here: containers talk across their sandbox's bridge, which
+    needs no routing, and nothing is meant to be routed off the machine (forwarding stays off on every
+    sandbox bridge, :mod:`dockyard.routing`, and there is no NAT). dockerd has no option to silence it.
+    """
+    if forwarding is None:
+        try:
+            forwarding = Path(FORWARDING).read_text().strip()
+        except OSError:
+            return cmd
+    if forwarding != "0":
+        return cmd
+    fake = cfg.dir / "ip_forward"
+    fake.write_text("1\n")
+    return ["unshare", "--mount", "--propagation", "unchanged", "sh", "-c", _VIEW, str(fake), *cmd]
+
+
 def cfg_label(cfg: SandboxConfig) -> str:
     return f"org.dockyard.sandbox={cfg.name}"
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from .errors import DockyardError
 
 SETTINGS = Path(__file__).resolve().parent / "lab_settings"  # overrides.json: the news prompt off
+# a learner's JupyterLab has no teacher's tools: nbgrader's server extensions and its menu and sidebars are off
+LEARNER_CONFIG = Path(__file__).resolve().parent / "jupyter_learner"
 
 
 def notebooks_dir() -> Path:
@@ -60,6 +62,7 @@ def lab_env(box) -> dict[str, str]:
     """The server's environment: kernels and terminals inherit it, so `docker` talks to the sandbox."""
     env = dict(os.environ)
     env.update(box.lesson_env())
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(LEARNER_CONFIG), *filter(None, [env.get("JUPYTER_CONFIG_PATH")])])
     bindir = str(Path(sys.executable).parent)
     if bindir not in env.get("PATH", "").split(os.pathsep):
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")

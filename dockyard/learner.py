@@ -44,8 +44,10 @@ def lesson_files(lessons: Path):
         yield p, rel
 
 
-def fill_work(work: Path, lessons: Path) -> list[str]:
-    """Copy into ``work`` each lesson file it lacks; returns what was copied. Nothing there is replaced."""
+def fill_work(work: Path, lessons: Path, labs: Path | None = None) -> list[str]:
+    """Copy into ``work`` each lesson file it lacks, and each graded lab as a student gets it (``labs/NN-topic/``:
+    the notebook without solutions or hidden tests, and the starter files); returns what was copied. Nothing
+    already there is replaced."""
     copied = []
     work.mkdir(parents=True, exist_ok=True)
     for src, rel in lesson_files(lessons):
@@ -55,6 +57,31 @@ def fill_work(work: Path, lessons: Path) -> list[str]:
         elif src.is_file() and not os.path.lexists(dest):
             shutil.copy2(src, dest)
             copied.append(str(rel))
+    for lab in sorted(labs.glob("[0-9][0-9]-*/")) if labs and labs.is_dir() else ():
+        if (lab / "lab.yaml").exists():
+            copied += _fill_lab(work / "labs" / lab.name, lab, f"labs/{lab.name}")
+    return copied
+
+
+def _fill_lab(dest: Path, lab: Path, rel: str) -> list[str]:
+    import nbformat
+
+    from grader.course import labnb
+
+    copied = []
+    dest.mkdir(parents=True, exist_ok=True)
+    notebook = dest / labnb.notebook_path(lab).name
+    if not os.path.lexists(notebook):
+        nbformat.write(labnb.student_version(labnb.read(lab)), notebook)
+        copied.append(f"{rel}/{notebook.name}")
+    starter = lab / "starter"
+    for src in sorted(starter.rglob("*")) if starter.is_dir() else ():
+        target = dest / src.relative_to(starter)
+        if src.is_dir():
+            target.mkdir(exist_ok=True)
+        elif src.is_file() and not os.path.lexists(target):
+            shutil.copy2(src, target)
+            copied.append(f"{rel}/{src.relative_to(starter)}")
     return copied
 
 
@@ -79,7 +106,7 @@ class LearnerSession:
             self._held = KernelUser.allocate()
             uid = self._held.uid
         self.uid = uid
-        self.copied = fill_work(self.work, lessons)
+        self.copied = fill_work(self.work, lessons, Path(__file__).resolve().parent.parent / "labs")
         self.fence = self.service = None
         self._socket_was = None  # the sandbox socket's owner, group and mode, given back at the end
 
@@ -127,7 +154,8 @@ class LearnerSession:
 
     def env(self, base: dict[str, str]) -> dict[str, str]:
         """The server's environment: the sandbox's, the plan, the cgroup, and where checks are asked for."""
-        env = {k: v for k, v in base.items() if not k.startswith(("SUDO_", "JUPYTER_"))}
+        env = {k: v for k, v in base.items() if not k.startswith("SUDO_")
+               and k not in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")}
         env.update(self.box.lesson_env())
         env.update(DOCKYARD_KERNEL=self.plan().to_env(), DOCKYARD_HOME=str(self.box.cfg.home),
                    DOCKYARD_CHECKS=str(self.service.socket))

@@ -285,6 +285,7 @@ class Sandbox:
                                      mirror=st["mirror"], cgroup_parent=self.cgroup.parent_arg
                                      if self.cgroup.hierarchy.version else None,
                                      address_pool=st.get("address_pool") or network.address_pool_for(st["subnet"]))
+        cmd = daemon.with_forwarding_view(cfg, cmd)
         with open(cfg.log, "ab") as log:
             log.write(f"\n--- dockyard up {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
             log.flush()

@@ -124,7 +124,24 @@ def select(lab: Lab, ids: tuple[str, ...]):
 
 
 def award(lab: str, *ids: str) -> float:
-    """Run the checks ``ids`` names (task or check ids) and return the points earned."""
+    """Run the checks ``ids`` names (task or check ids) and return the points earned.
+
+    In a learner's kernel under `dockyard lab`, the grader's own process runs them (:mod:`grader.service`):
+    the kernel cannot read the lab's spec. Class grading never trusts this value (:mod:`grader.course.trusted`)."""
+    from . import service
+
+    if service.available():
+        from .errors import GraderError as Refused
+
+        try:
+            answer = service.award(lab, list(ids))
+        except Refused as exc:
+            raise GraderError(str(exc)) from None
+        for line in answer["lines"]:
+            print(line)
+        if answer["errors"]:
+            raise GraderError("; ".join(answer["errors"]))
+        return answer["points"]
     spec = _lab(lab)
     select(spec, ids)  # unknown ids are a GraderError before anything runs
     session = _session(spec)

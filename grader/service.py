@@ -17,6 +17,12 @@ Only the learner's uid (and root) may connect (the socket is theirs, mode 0600, 
 peer's uid is checked with SO_PEERCRED); a submission must be a folder inside the learner's
 own files; a lab is named, never given as a path; one check runs at a time.
 
+A graded lab's notebook in the learner's copy (``labs/NN-topic/``) asks the same way from its
+test cells: ``award("05-dockerfile", "build")`` sends ``{"op": "award", "lab": ..., "ids": [...],
+"submission": cwd}`` and gets the points and the lines to print; one grading session per lab and
+folder is kept here, so a later cell reuses an earlier cell's build. Hidden checks are not run
+this way: they count when a hand-in is graded.
+
 It answers one question besides: ``{"op": "namespaces", "pid": N}`` gives the namespace
 identities (``/proc/N/ns/*``) of a process of the learner's own sandbox's containers, which the
 kernel (not root, not the process's owner) may not read itself. Lesson 01 compares them.
@@ -70,6 +76,7 @@ class CheckService:
         self.box, self.socket, self.roots, self.uid = box, Path(socket_path), list(roots), uid
         self._server = self._thread = None
         self._one = threading.Lock()
+        self._sessions: dict[tuple[str, str], object] = {}  # (lab, folder) -> GradingSession, for award
 
     def start(self) -> None:
         service = self
@@ -110,6 +117,8 @@ class CheckService:
                 raise Refused("the request is not a JSON object")
             if req.get("op") == "namespaces":
                 return {"namespaces": self.namespaces(req.get("pid"))}
+            if req.get("op") == "award":
+                return self.award(req)
             return {"report": self.check(req).to_dict(reveal_hidden=False)}
         except Refused as exc:
             return {"error": str(exc), "hint": exc.hint}
@@ -136,6 +145,37 @@ class CheckService:
                 return grade(spec, sandbox=self.box, submission=submission, only_tasks=tasks)
             return grade_and_record(spec, sandbox=self.box, submission=submission, only_tasks=tasks)
 
+    def award(self, req: dict) -> dict:
+        """Run the checks a lab notebook's test cell names, in the learner's lab folder; points and lines."""
+        from . import progress as store
+        from .session import GradingSession, select
+        from .spec import load
+
+        lab, ids = req.get("lab"), req.get("ids")
+        if not isinstance(lab, str) or not LAB_NAME.match(lab) or not (REPO / "labs" / lab / "lab.yaml").is_file():
+            raise Refused(f"no graded lab called {lab!r}", "the test cells name their lab, e.g. 05-dockerfile")
+        if not (isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids)):
+            raise Refused("award() needs the task or check ids to run")
+        folder = inside(req.get("submission") or "", self.roots)
+        spec = load(REPO / "labs" / lab / "lab.yaml")
+        try:
+            chosen = select(spec, ids)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        if any(c.hidden for _t, c in chosen):
+            raise Refused("hidden checks run only when your hand-in is graded")
+        with self._one:
+            key = (lab, str(folder))
+            session = self._sessions.get(key)
+            if session is None:
+                session = self._sessions[key] = GradingSession(spec, client=self.box.client, sandbox=self.box,
+                                                               submission=folder, track_files=True)
+            results = session.run(ids)
+            store.record(store.progress_file(self.box), session.report())
+        errors = [f"{r.id}: {r.message}" for r in results if r.status == "error"]
+        return {"points": round(sum(r.points for r in results), 3), "lines": [str(r) for r in results],
+                "errors": errors}
+
     def namespaces(self, pid) -> dict[str, str]:
         """``{kind: id}`` of ``pid`` when it runs in one of this sandbox's containers (by its cgroup)."""
         if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
@@ -161,6 +201,12 @@ class CheckService:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for session in self._sessions.values():
+            try:
+                session.close()  # what the checks started (probe containers, temporary copies)
+            except Exception:  # noqa: BLE001 - a daemon already gone: nothing left to remove
+                pass
+        self._sessions.clear()
         _unlink_quietly(self.socket)
 
 
@@ -202,6 +248,11 @@ def _ask(req: dict, timeout: float) -> dict:
 def namespaces(pid: int, timeout: float = 30) -> dict[str, str]:
     """The namespace identities of a process of this learner's sandbox, read by the grader's process."""
     return _ask({"op": "namespaces", "pid": int(pid)}, timeout)["namespaces"]
+
+
+def award(lab: str, ids: list[str], timeout: float = 1800) -> dict:
+    """A lab test cell's checks, run by the grader's process in this kernel's folder."""
+    return _ask({"op": "award", "lab": str(lab), "ids": list(ids), "submission": os.getcwd()}, timeout)
 
 
 def request(lab: str, *, submission: str | None = None, tasks: list[str] | None = None,

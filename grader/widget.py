@@ -44,14 +44,17 @@ def report_widget(report: Report, *, reveal_hidden: bool = False):
             if r.hidden and not reveal_hidden and not r.passed:
                 rows.append(w.HTML(f"&nbsp;&nbsp;✗ hidden check ({r.max_points:g} points)"))
                 continue
-            line = w.HTML(f"&nbsp;&nbsp;<span style='color:{'#1a7f37' if r.passed else '#cf222e'}'>{r.mark}</span> "
+            # the mark is a symbol with a spoken name, not a colour alone
+            line = w.HTML(f"&nbsp;&nbsp;<span role='img' aria-label='{_spoken(r)}' "
+                          f"style='color:{'#1a7f37' if r.passed else '#cf222e'}'>{r.mark}</span> "
                           f"{html.escape(r.title)}: {html.escape(r.message)}")
             if r.passed or not r.hint:
                 rows.append(line)
                 continue
-            hint = w.HTML(f"<div style='margin-left:2em;color:#57606a'>💡 {html.escape(r.hint)}</div>",
+            hint = w.HTML(f"<div style='margin-left:2em;color:#57606a'><b>Hint:</b> {html.escape(r.hint)}</div>",
                           layout=w.Layout(display="none"))
-            button = w.ToggleButton(description="hint", layout=w.Layout(width="70px"))
+            button = w.ToggleButton(description="hint", tooltip=f"Show the hint for: {r.title}",
+                                    layout=w.Layout(width="70px"))
 
             def toggle(change, hint=hint):
                 hint.layout.display = "block" if change["new"] else "none"
@@ -60,3 +63,7 @@ def report_widget(report: Report, *, reveal_hidden: bool = False):
             rows.append(w.HBox([line, button]))
             rows.append(hint)
     return CheckView(w.VBox(rows), report)
+
+
+def _spoken(r) -> str:
+    return "passed" if r.passed else ("could not run" if r.mark == "!" else "failed")

@@ -241,6 +241,21 @@ def answered(student_nb, source_nb, answers: dict | None = None):
     return nb
 
 
+def student_version(source_nb):
+    """What nbgrader's release makes of the teacher's notebook, for a self-paced learner's copy: each
+    solution replaced by its stub, hidden tests left out, outputs cleared."""
+    nb = nbformat.from_dict(source_nb)
+    hidden = re.compile(rf"^[ \t]*{re.escape(BEGIN_HIDDEN)}.*?^[ \t]*{re.escape(END_HIDDEN)}[^\n]*\n?", re.S | re.M)
+    for cell in nb.cells:
+        if meta(cell).get("solution"):
+            cell.source = replace_solution(cell.source, None)
+        if is_test_cell(cell):
+            cell.source = hidden.sub("", cell.source).rstrip("\n")
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
 def write_submission(lab_dir: Path, release_dir: Path, dest: Path, variant: str | None = None) -> Path:
     """A hand-in as a student would make it: the released files, answered, with the hand-in files.
 

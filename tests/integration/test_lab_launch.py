@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -62,6 +63,12 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
                 if str(p).startswith("/root/")}
         assert {e.name for e in (view / "root").iterdir()} <= ways
         assert os.stat(sandbox.cfg.socket).st_uid == int(uids[0])
+        # a learner's JupyterLab has no teacher's tools
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/formgrader", timeout=5)
+            raise AssertionError("formgrader is served in the learner's JupyterLab")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
         cgroup = Path(f"/proc/{server[0]}/cgroup").read_text()
         assert f"/{sandbox.cfg.cgroup_name}-lab" in cgroup
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import os
 import sys
 import textwrap
@@ -82,6 +83,22 @@ CELLS = [
         grader.check("05-dockerfile", submission="/etc", widget=False)
     except Exception as exc:
         seen["outside"] = str(exc)
+    """,
+    # a graded lab, as the learner's copy has it: its test cells' checks run in the grader's process
+    """
+    from grader.autograde import award, GraderError
+    os.chdir("labs/05-dockerfile")
+    seen["lab_files"] = sorted(os.listdir("."))
+    seen["award_before"] = award("05-dockerfile", "build")
+    import shutil
+    for name in ("Dockerfile", ".dockerignore"):
+        shutil.copy(os.path.join(os.environ["T_SOLUTION"], name), name)
+    seen["award_after"] = award("05-dockerfile", "build")
+    try:
+        award("05-dockerfile", "no-secrets-in-image")
+    except GraderError as exc:
+        seen["hidden"] = str(exc)
+    os.chdir("../..")
     with open("seen.json", "w") as fh:
         json.dump(seen, fh)
     """,
@@ -99,12 +116,14 @@ def _digest(root: Path) -> str:
 def test_learner_kernel_is_unprivileged_and_sees_only_its_own(tmp_path, monkeypatch):
     before = {d: _digest(REPO / d) for d in ("labs", "dockyard", "notebooks")}
     work = tmp_path / "work"
+    solution = work / "answer"  # where the kernel can read it: the labs are hidden from it, /tmp is its own
+    shutil.copytree(REPO / "labs" / "05-dockerfile" / "solution", solution)
     with make_sandbox(workspace=(str(work),)) as box:
         with LearnerSession(box, REPO / "notebooks", work=work) as learner:
             assert (work / "01-namespaces.ipynb").exists() and not (work / "checks").exists()
             env = learner.env(dict(os.environ))
             for key, value in {**env, "JUPYTER_PATH": str(worker.kernelspec(tmp_path / "ks")),
-                               "T_REPO": str(REPO)}.items():
+                               "T_REPO": str(REPO), "T_SOLUTION": str(solution)}.items():
                 monkeypatch.setenv(key, value)
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in CELLS])
             NotebookClient(nb, timeout=120, kernel_name=worker.KERNEL,
@@ -130,6 +149,11 @@ def test_learner_kernel_is_unprivileged_and_sees_only_its_own(tmp_path, monkeypa
             assert seen["check"][0] == "01-namespaces" and seen["check"][1]
             assert "no lab called" in seen["bad_lab"]
             assert "outside your work folder" in seen["outside"]
+            # the learner's copy of lab 05: the notebook without solutions, the starter files; graded by the service
+            assert {"05-dockerfile.ipynb", "app.py", "secrets.env"} <= set(seen["lab_files"])
+            assert "### BEGIN SOLUTION" not in (work / "labs/05-dockerfile/05-dockerfile.ipynb").read_text()
+            assert seen["award_before"] == 0 and seen["award_after"] == 5
+            assert "hidden checks run only when your hand-in is graded" in seen["hidden"]
             # only the learner's uid (and root) may ask
             assert (os.stat(learner.service.socket).st_mode & 0o777) == 0o600
             assert os.stat(learner.service.socket).st_uid == learner.uid

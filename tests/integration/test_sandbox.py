@@ -91,6 +91,19 @@ def test_no_route_out_of_the_machine(sandbox):
         assert st["subnet"] not in nat, f"a NAT rule mentions the sandbox subnet:\n{nat}"
 
 
+def test_docker_run_prints_no_false_forwarding_warning(sandbox):
+    """Containers talk across the bridge with the host's forwarding off; dockerd must not say networking is broken."""
+    before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    res = subprocess.run(["docker", "run", "--rm", "busybox", "true"], capture_output=True, text=True,
+                         env={**os.environ, **sandbox.env()}, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "forwarding" not in res.stderr, res.stderr
+    # the host's switch is untouched, and the view is dockerd's alone
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == before
+    assert not any("ip_forward" in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    assert network.forwarding(sandbox.state["bridge"]) is False
+
+
 def test_container_over_its_memory_cap_is_oom_killed(docker_client, tracked):
     c = docker_client.containers.run("busybox", ["sh", "-c", "x=a; while true; do x=$x$x; done"], detach=True,
                                      mem_limit="32m", memswap_limit="32m")

@@ -121,3 +121,16 @@ def test_ping_something_that_is_not_http(tmp_path):
 
 def test_user_networks_come_from_the_sandboxs_own_pool():
     assert "--default-address-pool=base=10.220.16.0/20,size=24" in command()
+
+
+def test_forwarding_view_only_where_the_host_switch_is_off(dockyard_home):
+    cfg = SandboxConfig(name="class1")
+    cfg.dir.mkdir(parents=True)
+    cmd = command()
+    assert daemon.with_forwarding_view(cfg, cmd, forwarding="1") == cmd
+    wrapped = daemon.with_forwarding_view(cfg, cmd, forwarding="0")
+    assert wrapped[:4] == ["unshare", "--mount", "--propagation", "unchanged"]  # the data-root's mounts still propagate
+    assert wrapped[-len(cmd):] == cmd and (cfg.dir / "ip_forward").read_text() == "1\n"
+    script = wrapped[wrapped.index("-c") + 1]
+    # the bind is made only once /proc is private in dockerd's namespace, and dockerd starts either way
+    assert script.index("--make-private /proc &&") < script.index("mount --bind") < script.index('exec "$@"')

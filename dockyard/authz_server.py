@@ -23,6 +23,7 @@ and whenever the kernel reports a link, address or forwarding change.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -218,11 +219,13 @@ def serve(socket_path: str, config_path: str) -> None:
     signal.signal(signal.SIGINT, stop)
     _log(f"authz plugin (pid {os.getpid()}) on {socket_path}")
     delay = 0.0
+    supervisor = os.getpid()
     while True:
         worker = os.fork()
-        if worker == 0:  # the worker: serve until killed
+        if worker == 0:  # the worker: serve until killed, and never outlive the supervisor (a SIGKILL to it)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _die_with_parent(supervisor)
             policy = PolicyFile(config_path)
             _watch_bridges(policy)
             _http_server(listener, policy).serve_forever()
@@ -246,6 +249,16 @@ def _watch_bridges(policy: PolicyFile) -> None:
 def _log(text: str) -> None:
     sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
     sys.stderr.flush()
+
+
+def _die_with_parent(parent: int) -> None:
+    """PR_SET_PDEATHSIG: the kernel sends SIGKILL when the parent ends; and if it has already, end now."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:

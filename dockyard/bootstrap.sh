@@ -40,6 +40,11 @@ if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
   # building the Debian-based stand-in images on Ubuntu needs Debian's archive keys
   [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need="$need debian-archive-keyring"
 fi
+if [ "$mode" = test ]; then
+  # the browser tests drive a real JupyterLab in Debian's Chromium (pytest-playwright, no browser download)
+  command -v chromium >/dev/null 2>&1 || need="$need chromium"
+  dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q 'ok installed' || need="$need fonts-dejavu-core"
+fi
 py=python3
 if ! command -v "$py" >/dev/null 2>&1; then
   need="$need python3 python3-venv"

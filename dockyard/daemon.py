@@ -36,6 +36,11 @@ def dockerd_command(cfg: SandboxConfig, *, dockerd: str, storage_driver: str, mi
         f"--label={cfg_label(cfg)}",
         "--log-level=warn",
         "--userland-proxy=true",
+        # Containers cannot reach the host's DNS server (no routing), yet dockerd's resolver forwards
+        # every name it does not know to it, so looking up a container that is not on the network
+        # waits out the resolver's timeout (10 s). With ndots set by us (to the 0 Docker uses anyway),
+        # it answers such one-word names at once instead: "No address associated with hostname".
+        "--dns-opt=ndots:0",
         "--shutdown-timeout=3",  # down should not wait 10 s per container that ignores SIGTERM
     ]
     if cgroup_parent:

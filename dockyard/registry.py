@@ -36,6 +36,7 @@ MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.index.v1+json",
 ])
 HUB = "https://registry-1.docker.io"
+V2 = Path("docker/registry/v2")  # where distribution's filesystem driver keeps blobs and repositories
 
 
 def config_yaml(storage: Path, port: int, *, readonly: bool = False, proxy_remote: str | None = None) -> str:
@@ -118,6 +119,17 @@ class Registry:
         with self._lock():
             return self._start(timeout)
 
+    def start_on_free_port(self, tries: int = 3, timeout: float = 10) -> int:
+        """Start it on a port that is free now; returns the PID. A free port can be taken before the
+        registry binds it (by a sandbox coming up beside this one, or a port a dockerd publishes):
+        then on another one."""
+        for _ in range(tries - 1):
+            self.port = network.free_port()
+            with contextlib.suppress(ResourceInUse, DaemonError):
+                return self.start(timeout)
+        self.port = network.free_port()
+        return self.start(timeout)
+
     def _start(self, timeout: float) -> int:
         pid = self.pid()
         if pid and self.ping():
@@ -162,6 +174,26 @@ class Registry:
         shutil.rmtree(self.storage / "docker", ignore_errors=True)
         if not self.running():
             self.start()
+
+    # --- its storage (distribution's filesystem layout), for content it holds without an upload ---
+    def blob_path(self, digest: str) -> Path:
+        algorithm, hexdigest = digest.split(":", 1)
+        return self.storage / V2 / "blobs" / algorithm / hexdigest[:2] / hexdigest / "data"
+
+    def add_layer(self, repo: str, digest: str, data: Path) -> None:
+        """Hold a copy of the blob ``data`` (whose digest is ``digest``) as a layer of ``repo``, as a push would.
+
+        Written in place, running or not: the registry reads its storage afresh on every request."""
+        blob = self.blob_path(digest)
+        if not blob.is_file():
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            tmp = blob.with_name("data.tmp")
+            shutil.copyfile(data, tmp)  # a copy: no registry ever shares a file with another
+            tmp.replace(blob)
+        algorithm, hexdigest = digest.split(":", 1)
+        link = self.storage / V2 / "repositories" / repo / "_layers" / algorithm / hexdigest / "link"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.write_text(digest)
 
     def stop(self) -> bool:
         with self._lock():

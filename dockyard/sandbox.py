@@ -262,11 +262,18 @@ class Sandbox:
                          "(every layer is a full copy: slower builds, more disk)")
         self._save_state(storage_driver=driver)
         fresh = not any(p.name != "lost+found" for p in cfg.data_root.iterdir())  # a new disk has lost+found
-        if template is not None and driver == "overlay2" and fresh:
+        cloned = template is not None and driver == "overlay2" and fresh
+        if cloned:
             from .template import clone
 
             clone(template, cfg.data_root)
         self._start_registries()
+        if cloned:
+            from .template import seed_registry
+
+            # a shortcut only: without it a push compresses and uploads the base layers, as it always could
+            with contextlib.suppress(OSError, ValueError):
+                seed_registry(cfg.data_root, self.registry, self.seed_store.registry)
 
     def _start_registries(self) -> None:
         cfg = self.cfg
@@ -274,8 +281,9 @@ class Sandbox:
         mirror.start()
         reg = self.registry
         if not reg.port or (not reg.pid() and network.port_in_use(reg.port)):
-            reg.port = network.free_port()
-        reg.start()
+            reg.start_on_free_port()
+        else:
+            reg.start()
         self._save_state(registry_port=reg.port, mirror=mirror.url)
 
     def _start_daemon(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -144,6 +145,43 @@ def test_push_to_the_sandbox_own_registry(sandbox, docker_client, tracked):
         assert "error" not in line, line
     assert "course/hello" in sandbox.registry.catalog()
     assert sandbox.registry.tags("course/hello") == ["v1"]
+
+
+def test_a_sandbox_cloned_from_the_template_mounts_base_layers_when_pushing():
+    """Grading's sandboxes: the registry holds the template's base layers, so a push does not upload them."""
+    from dockyard import template
+    from dockyard.sandbox import Sandbox
+
+    tpl = template.ensure(progress=print, images=("busybox",))
+    box = Sandbox(name=f"t{os.getpid() % 100000}-tpl")
+    try:
+        box.up(progress=print, template=tpl)
+        client = box.client
+        ref = f"{box.env()['DOCKYARD_REGISTRY']}/course/base"
+        client.images.get("busybox").tag(ref, "1")
+        said = [line.get("status", "") for line in client.api.push(ref, tag="1", stream=True, decode=True)
+                if "error" not in line or pytest.fail(line["error"])]
+        assert any(s.startswith("Mounted from library/busybox") for s in said), said
+        assert "course/base" in box.registry.catalog() and box.registry.tags("course/base") == ["1"]
+        assert box.registry.image_config("course/base", "1") is not None
+        _digest, manifest = box.registry.manifest("course/base", "1")
+        assert manifest["config"]["digest"] == client.images.get("busybox").id  # the same image, all there
+    finally:
+        with contextlib.suppress(Exception):
+            if box._client is not None:
+                box._client.close()
+        box.down(purge=True)
+
+
+def test_a_container_name_not_on_the_network_fails_to_resolve_at_once(docker_client, tracked):
+    """Not after the resolver's 10 s timeout for a DNS server that no container can reach."""
+    net = docker_client.networks.create("dnsnet")
+    tracked["networks"].append(net.name)
+    probe = ("import socket, time\nt = time.monotonic()\ntry:\n    socket.getaddrinfo('nosuch-container', 80)\n"
+             "except OSError as exc:\n    print(exc)\nprint(round(time.monotonic() - t, 1))")
+    out = docker_client.containers.run("python:3.11-slim", ["python3", "-c", probe], network="dnsnet",
+                                       remove=True).decode().splitlines()
+    assert "No address associated with hostname" in out[0] and float(out[-1]) < 2, out
 
 
 def test_reset_removes_what_the_learner_made_and_keeps_base_images(fresh_sandbox):

@@ -26,6 +26,12 @@ def test_dockerd_command_keeps_the_host_network_alone():
     assert not any(a.startswith("--cgroup-parent") for a in cmd)
 
 
+def test_dockerd_command_answers_unknown_container_names_at_once():
+    # without an ndots of our own, dockerd forwards a name it does not know to a DNS server no
+    # container can reach, and the lookup waits out the resolver's 10 s timeout
+    assert "--dns-opt=ndots:0" in command()
+
+
 def test_dockerd_command_paths_match_the_config(dockyard_home):
     cfg = SandboxConfig(name="class1")
     cmd = command()

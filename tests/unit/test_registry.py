@@ -33,6 +33,42 @@ def test_addresses_and_paths(tmp_path):
     assert reg.config_path.parent == reg.pidfile.parent == reg.log.parent == tmp_path / "registry"
 
 
+def test_add_layer_writes_what_a_push_would(tmp_path):
+    reg = Registry(tmp_path / "registry", 5001)
+    data = tmp_path / "layer.tar.gz"
+    data.write_bytes(b"gzipped layer")
+    digest = "sha256:" + "ab" * 32
+    reg.add_layer("library/python", digest, data)
+    reg.add_layer("library/python", digest, data)  # twice: the same files
+    blob = reg.blob_path(digest)
+    assert blob == reg.storage / "docker/registry/v2/blobs/sha256/ab" / ("ab" * 32) / "data"
+    assert blob.read_bytes() == b"gzipped layer"
+    assert blob.stat().st_ino != data.stat().st_ino  # a copy: no file shared with another registry
+    link = reg.storage / "docker/registry/v2/repositories/library/python/_layers/sha256" / ("ab" * 32) / "link"
+    assert link.read_text() == digest
+    assert [p.name for p in blob.parent.iterdir()] == ["data"]
+
+
+def test_start_on_free_port_takes_another_when_one_is_taken_first(tmp_path, monkeypatch):
+    # sandboxes graded side by side come up at once: a free port can be gone before the registry binds it
+    ports = iter([40001, 40002, 40003, 40004])
+    monkeypatch.setattr(network, "free_port", lambda host="127.0.0.1": next(ports))
+    tried = []
+
+    def start(reg, timeout=10):
+        tried.append(reg.port)
+        if reg.port in (40001, 40003, 40004):
+            raise ResourceInUse(f"port 127.0.0.1:{reg.port} is taken by another program")
+        return 4242
+
+    monkeypatch.setattr(Registry, "start", start)
+    reg = Registry(tmp_path / "registry", 0)
+    assert reg.start_on_free_port() == 4242 and reg.port == 40002
+    with pytest.raises(ResourceInUse, match="40004"):
+        reg.start_on_free_port(tries=2)
+    assert tried == [40001, 40002, 40003, 40004]
+
+
 def test_api_against_a_fake_registry(tmp_path, fake_registry):
     reg = Registry(tmp_path, fake_registry.port)
     assert reg.ping() is True

@@ -1,11 +1,13 @@
 """The image template: base layers linked into a fresh data-root, metadata copied."""
 
+import json
 import os
 
 import pytest
 
 from dockyard import template
 from dockyard.errors import DockyardError
+from dockyard.registry import Registry
 
 
 def test_clone_links_layers_and_copies_metadata(tmp_path):
@@ -70,3 +72,34 @@ def test_each_image_set_has_its_own_template(tmp_path):
     assert template._key(tmp_path, ("busybox",)) != template._key(tmp_path, ("python:3.11-slim",))
     with pytest.raises(DockyardError, match="no seeded image alpine"):
         template.ensure(tmp_path, images=("alpine",))
+
+
+def test_seed_registry_gives_the_sandbox_registry_the_pulled_layers(tmp_path):
+    seed, mine = Registry(tmp_path / "seed", 5959), Registry(tmp_path / "mine", 5001)
+    pulled, absent, built = "sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64
+    seed.blob_path(pulled).parent.mkdir(parents=True)
+    seed.blob_path(pulled).write_bytes(b"base layer")
+    meta = tmp_path / "data" / template.V2METADATA
+    meta.mkdir(parents=True)
+    base = [{"Digest": pulled, "SourceRepository": "docker.io/library/python", "HMAC": ""}]
+    (meta / ("a" * 64)).write_text(json.dumps(base))
+    gone = [{"Digest": absent, "SourceRepository": "docker.io/library/node", "HMAC": ""}]  # not in the seed
+    (meta / ("b" * 64)).write_text(json.dumps(gone))
+    pushed = [{"Digest": built, "SourceRepository": "127.0.0.1:4000/web", "HMAC": "x"}]  # pushed elsewhere
+    (meta / ("c" * 64)).write_text(json.dumps(pushed))
+
+    assert template.seed_registry(tmp_path / "data", mine, seed) == ["library/python"]
+    assert mine.blob_path(pulled).read_bytes() == b"base layer"
+    assert not mine.blob_path(absent).exists() and not mine.blob_path(built).exists()
+    # dockerd mounts a layer from a repository of the registry it pushes to, when its metadata names one
+    assert json.loads((meta / ("a" * 64)).read_text()) == base + [
+        {"Digest": pulled, "SourceRepository": "127.0.0.1:5001/library/python", "HMAC": ""}]
+    assert json.loads((meta / ("b" * 64)).read_text()) == gone
+    assert json.loads((meta / ("c" * 64)).read_text()) == pushed
+    assert sorted(p.name for p in meta.iterdir()) == ["a" * 64, "b" * 64, "c" * 64]
+
+
+def test_seed_registry_without_push_metadata_does_nothing(tmp_path):
+    mine = Registry(tmp_path / "mine", 5001)
+    assert template.seed_registry(tmp_path / "data", mine, Registry(tmp_path / "seed", 5959)) == []
+    assert not mine.storage.exists()

@@ -140,5 +140,15 @@ def write_evidence(target: Path, jsonl: Path, out, seconds: float) -> None:
 
 
 def last_lines(text: str, lines: int = 6) -> str:
+    """The end of what nbgrader said, led by the first error it names when its last lines are only the
+    wrapper ("NbGraderException: Please see the above traceback"), which tells a teacher nothing."""
     keep = [ln for ln in text.strip().splitlines() if "Kernel is running over TCP" not in ln]
-    return " / ".join(keep[-lines:])
+    tail = " / ".join(keep[-lines:])
+    found = [ln.strip() for ln in keep if "NbGraderException" not in ln and ln.strip() not in tail]
+    raised = [ln for ln in found if _RAISED.search(ln)]  # the exception itself, the last one raised
+    cause = raised[-1] if raised else next((ln for ln in found if _ERROR_LINE.search(ln)), None)
+    return f"{cause} … {tail}" if cause else tail
+
+
+_RAISED = re.compile(r"^[\w.]+(Error|Exception|Timeout|Interrupt)\b:? ")
+_ERROR_LINE = re.compile(r"\| ERROR\]|\[ERROR\]")

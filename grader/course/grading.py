@@ -148,6 +148,7 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
     futures = [pool.submit(run.grade_one, s, fp) for s, fp in todo]
     landed: set[int] = set()
     alone: list[tuple[str, str]] = []  # hand-ins whose host ports collided with another's: graded again, alone
+    why: dict[str, str] = {}
 
     def land(fut) -> None:
         landed.add(id(fut))
@@ -155,6 +156,14 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
         if outcome.port_clash and run.jobs > 1:
             _discard(outcome)
             alone.append((outcome.student, outcome.fingerprint))
+            why[outcome.student] = "its host ports collided with another hand-in's"
+            return
+        if outcome.status == "failed" and not outcome.cells and run.jobs > 1:
+            # nbgrader stopped before a single cell ran: not the hand-in's doing (its code never ran);
+            # once more, alone, so that a grade never depends on what ran beside it
+            _discard(outcome)
+            alone.append((outcome.student, outcome.fingerprint))
+            why[outcome.student] = f"the first attempt failed before any cell ran: {outcome.message}"
             return
         _land(course, outcome)
         outcomes[outcome.student] = outcome
@@ -173,7 +182,7 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
             if stop.is_set():
                 break
             outcome = run.grade_one(student, fp)
-            outcome.message += " (graded again alone: its host ports collided with another hand-in's)"
+            outcome.message += f" (graded again alone: {why[student]})"
             outcome.port_clash = False
             _land(course, outcome)
             outcomes[student] = outcome

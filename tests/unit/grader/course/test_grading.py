@@ -208,3 +208,41 @@ def test_port_clash_is_recognised_in_any_output(tmp_path, output, clash):
     nbformat.write(nb, path)
     assert diagnosis.port_clash(path) is clash
     assert diagnosis.port_clash(tmp_path / "missing.ipynb") is False
+
+
+def test_a_hand_in_whose_nbgrader_failed_before_any_cell_is_graded_again_alone(tmp_path, monkeypatch):
+    """An infrastructure failure beside another hand-in (its code never ran) must not become its grade."""
+    from grader.course import grading
+
+    course = Course.at(tmp_path / "course")
+    (course.release("90-x") / "90-x.ipynb").parent.mkdir(parents=True)
+    (course.release("90-x") / "90-x.ipynb").write_text("{}")
+    for s in ("ann", "bob"):
+        course.submitted("90-x", s).mkdir(parents=True)
+        (course.submitted("90-x", s) / "90-x.ipynb").write_text("{}")
+    calls = []
+
+    class FakeRun:
+        def __init__(self, course, lab, limits, stop, jobs):
+            self.jobs = jobs
+
+        def grade_one(self, student, fp):
+            calls.append(student)
+            if student == "bob" and calls.count("bob") == 1:
+                return grading.Outcome(student, "90-x", "failed", "nbgrader autograde failed; no grades were saved",
+                                       fingerprint=fp)
+            return grading.Outcome(student, "90-x", "ok", "", fingerprint=fp, score=1.0, max_score=1.0,
+                                   cells={"c": (1.0, 1.0)}, merged=True)
+
+        def wait_for_teardowns(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(grading, "_Run", FakeRun)
+    monkeypatch.setattr(grading, "_land", lambda course, outcome: None)
+    got = {o.student: o for o in grading.grade_class(course, "90-x", jobs=2)}
+    assert calls.count("bob") == 2 and calls.count("ann") == 1
+    assert got["bob"].status == "ok" and "graded again alone: the first attempt failed before any cell ran" in got["bob"].message
+    assert got["ann"].message == ""

@@ -52,6 +52,14 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
 
 
+def _end_with_us() -> None:
+    """In the child: a SIGTERM when this test process dies, even by SIGKILL, so the lab never outlives it
+    (dockyard lab ends its server and gives back what it lent on SIGTERM)."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 class Lab:
     """A running `dockyard lab`: its URL with the token, its sandbox and the learner's work folder."""
 
@@ -66,7 +74,7 @@ class Lab:
         env["DOCKYARD_SANDBOX"] = name
         self.proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli", "lab", "--port", str(port), "--no-browser"],
                                      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True, text=True)
+                                     start_new_session=True, text=True, preexec_fn=_end_with_us)
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
 

@@ -100,15 +100,19 @@ class LearnerSession:
         self.box, self.lessons = box, lessons
         self.work = Path(work or work_folder(box))
         self._held = None
+        self._socket_was = None  # the sandbox socket's owner, group and mode, given back at the end
         if uid is None:
             uid = caller_uid()
         if uid is None:
             self._held = KernelUser.allocate()
             uid = self._held.uid
         self.uid = uid
-        self.copied = fill_work(self.work, lessons, Path(__file__).resolve().parent.parent / "labs")
         self.fence = self.service = None
-        self._socket_was = None  # the sandbox socket's owner, group and mode, given back at the end
+        try:
+            self.copied = fill_work(self.work, lessons, Path(__file__).resolve().parent.parent / "labs")
+        except BaseException:
+            self.close()  # the uid is not held for a session that never starts
+            raise
 
     def __enter__(self) -> "LearnerSession":
         from grader.course.isolation import KernelFence

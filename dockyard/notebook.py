@@ -113,6 +113,12 @@ def pid_of(container: str) -> int:
     return int(sandbox().client.api.inspect_container(container)["State"]["Pid"])
 
 
+def read_ns(pid: int | str) -> dict[str, str]:
+    """``{kind: number}`` read from the links in ``/proc/<pid>/ns/`` (PermissionError when not allowed)."""
+    return {k: os.readlink(f"/proc/{pid}/ns/{k}").split("[")[1].rstrip("]") for k in NAMESPACES
+            if os.path.lexists(f"/proc/{pid}/ns/{k}")}
+
+
 def ns_ids(pid: int | str = "self") -> dict[str, str]:
     """``{kind: number}``: the kernel's identity of each namespace of a process ("self" = this kernel).
 
@@ -120,8 +126,7 @@ def ns_ids(pid: int | str = "self") -> dict[str, str]:
     ptrace-style check), and a learner's kernel is not root while containers' processes are; so for
     those the read is done by Dockyard's own process, for your sandbox's containers only."""
     try:
-        return {k: os.readlink(f"/proc/{pid}/ns/{k}").split("[")[1].rstrip("]") for k in NAMESPACES
-                if os.path.lexists(f"/proc/{pid}/ns/{k}")}
+        return read_ns(pid)
     except PermissionError:
         from grader import service
 

@@ -3,6 +3,7 @@
 #
 #   dockyard/bootstrap.sh lab  [dockyard lab options]   install, start the sandbox, open JupyterLab
 #   dockyard/bootstrap.sh test [pytest options]         install, run the whole test suite
+#   dockyard/bootstrap.sh hub  [dockyard hub start options]   install, run a class's JupyterHub on 127.0.0.1
 #
 # Needs root (it re-runs itself with sudo when it can): the private sandbox makes a
 # bridge, cgroups and mounts.
@@ -12,8 +13,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 mode=${1:-}
 case "$mode" in
-  lab|test) shift ;;
-  *) echo "usage: $0 lab|test [options]" >&2; exit 2 ;;
+  lab|test|hub) shift ;;
+  *) echo "usage: $0 lab|test|hub [options]" >&2; exit 2 ;;
 esac
 
 if [ "$(id -u)" != 0 ]; then
@@ -44,6 +45,10 @@ if [ "$mode" = test ]; then
   # the browser tests drive a real JupyterLab in Debian's Chromium (pytest-playwright, no browser download)
   command -v chromium >/dev/null 2>&1 || need="$need chromium"
   dpkg-query -W -f='${Status}' fonts-dejavu-core 2>/dev/null | grep -q 'ok installed' || need="$need fonts-dejavu-core"
+fi
+if [ "$mode" != lab ]; then
+  # dockyard hub's proxy, configurable-http-proxy, is a Node program (npm brings nodejs)
+  command -v npm >/dev/null 2>&1 || need="$need npm"
 fi
 py=python3
 if ! command -v "$py" >/dev/null 2>&1; then
@@ -77,10 +82,20 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- configurable-http-proxy, for dockyard hub: into the checkout's .node/, not the system ------------
+chp="$here/.node/node_modules/.bin/configurable-http-proxy"
+if [ "$mode" != lab ] && [ ! -x "$chp" ]; then
+  say "installing configurable-http-proxy into $here/.node"
+  npm install --prefix "$here/.node" --no-audit --no-fund --loglevel=error configurable-http-proxy@4.6.3 >/dev/null
+fi
+
 # --- go --------------------------------------------------------------------------------
 case "$mode" in
   lab)
     exec "$venv/bin/dockyard" lab "$@"
+    ;;
+  hub)
+    exec "$venv/bin/dockyard" hub start "$@"
     ;;
   test)
     set +e

@@ -312,9 +312,21 @@ def _add_course_commands() -> None:
 
     main.add_command(course)
     main.add_command(grade)
+    from .hub.cli import hub
+
+    main.add_command(hub)
 
 
 _add_course_commands()
+
+
+def _add_k8s_commands() -> None:
+    from .k8s.cli import k8s
+
+    main.add_command(k8s)
+
+
+_add_k8s_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -150,3 +150,20 @@ def remove_folder(path: str) -> None:
         pass
     sh(f"docker run --rm -v {path}:/gone busybox sh -c 'cd /gone && rm -rf -- * .[!.]* ..?*'", quiet=True)
     shutil.rmtree(path)
+
+
+def pull(*refs: str) -> None:
+    """``docker pull`` each of ``refs`` with a progress bar: layers done/total, bytes, elapsed, time left.
+
+    In a notebook the bar is a widget (tqdm.notebook); elsewhere one line per image when it is
+    done. It reads the daemon's own pull stream (docker-py's low-level ``api.pull``), so it shows
+    what ``docker pull`` would, and raises when the pull fails.
+
+    >>> pull("busybox", "python:3.11-slim")   # doctest: +SKIP
+    busybox: 100%|██████████| [00:00] Downloaded newer image: layers 1/1, 1.1MB/1.1MB
+    """
+    from .pulls import pull_one
+
+    client = sandbox().client
+    for ref in refs:
+        pull_one(client, ref)

@@ -316,8 +316,10 @@ class Sandbox:
             return
         store = self.seed_store
         if force or store.missing():
+            from .template import seed_with_bar
+
             progress("building the base images from Debian packages (once per machine; about 2 minutes)")
-            store.seed(self.client, force=force, progress=progress)
+            seed_with_bar(store, self.client, force=force, progress=progress)  # k/N and time left
 
     # --- down ----------------------------------------------------------------------
     def down(self, *, purge: bool = False, progress: Progress = _quiet, keep_shared: bool = False) -> dict:

@@ -123,8 +123,12 @@ class SeedStore:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def seed(self, client, force: bool = False, progress: Callable[[str], None] = print) -> list[str]:
+    def seed(self, client, force: bool = False, progress: Callable[[str], None] = print,
+             step: Callable[[Recipe, float | None], None] | None = None) -> list[str]:
         """Build and push what is missing (everything with ``force``). Returns the names built.
+
+        ``step(recipe, None)`` is called as each image starts, ``step(recipe, seconds)`` when it is ready
+        (a progress bar's hook; ``progress`` gets the same as text).
 
         ``client`` is a docker-py client of a running sandbox: it imports the root
         filesystems and pushes them to a short-lived writable registry that shares
@@ -149,10 +153,16 @@ class SeedStore:
                 for i, r in enumerate(todo, 1):
                     t0 = time.monotonic()
                     progress(f"[{i}/{len(todo)}] building {r.name} from Debian packages ...")
+                    if step:
+                        step(r, None)
                     digest = self._build_and_push(client, r, writer)
-                    idx[r.name] = {"key": r.key, "digest": digest, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                    took = time.monotonic() - t0
+                    idx[r.name] = {"key": r.key, "digest": digest, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                   "seconds": round(took, 1)}  # what the next build's progress bar expects
                     self.index_path.write_text(json.dumps(idx, indent=2))
-                    progress(f"[{i}/{len(todo)}] {r.name} ready ({time.monotonic() - t0:.0f} s, {digest[:19]})")
+                    progress(f"[{i}/{len(todo)}] {r.name} ready ({took:.0f} s, {digest[:19]})")
+                    if step:
+                        step(r, took)
                     built.append(r.name)
             finally:
                 writer.stop()

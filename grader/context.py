@@ -1,8 +1,10 @@
 """What a check sees: the one thin layer between the grader and Docker.
 
 Every Docker call a check makes goes through :class:`Context`. It translates
-docker-py errors into Dockyard's own, caches inspect data for one grading run,
-and labels, limits and tracks everything it creates, so :meth:`cleanup` (called
+docker-py errors into Dockyard's own, inspects afresh at every call (a context
+outlives many test cells, and the learner changes things between them; only the
+images it built itself are kept, by the hand-in's files), and labels, limits and
+tracks everything it creates, so :meth:`cleanup` (called
 in ``finally`` by the runner, also on Ctrl-C or a crashing check) removes it all.
 """
 
@@ -48,7 +50,6 @@ class Context:
         self.failed_builds: dict[str, BuildError] = {}
         self._created_containers: list[str] = []
         self._created_images: list[str] = []
-        self._image_cache: dict[str, dict] = {}
         # every inspect answer the checks looked at, by what they asked for: the evidence a teacher reads later
         self.inspected: dict[str, dict] = {}
         self.labels = {GRADER_LABEL: self.run_id, LABEL: getattr(sandbox, "name", "grader")}
@@ -66,18 +67,19 @@ class Context:
 
     # --- inspect --------------------------------------------------------------------------
     def image(self, ref: str) -> dict:
-        """``docker image inspect`` data for ``ref`` (a tag from a build step, or any local image)."""
+        """``docker image inspect`` data for ``ref`` (a tag from a build step, or any local image), fresh each call."""
         if ref in self.failed_builds:
             raise Failed(fail(f"image {ref} was not built: {self.failed_builds[ref].problem}", reason="not_built",
                               hint="fix the build first: the build check above shows the failing step"))
         ref = self.builds[ref].image_id if ref in self.builds and self.builds[ref].image_id else ref
-        if ref not in self._image_cache:
-            try:
-                self._image_cache[ref] = self.client.api.inspect_image(ref)
-            except Exception as exc:
-                raise translate_docker_error(exc, f"inspecting image {ref}") from exc
-            self.inspected[f"image {ref}"] = self._image_cache[ref]
-        return self._image_cache[ref]
+        # Never cached: a context lives as long as a notebook's kernel, and between two test cells the
+        # learner may rebuild, retag, delete or pull the image. An inspect is a few milliseconds.
+        try:
+            data = self.client.api.inspect_image(ref)
+        except Exception as exc:
+            raise translate_docker_error(exc, f"inspecting image {ref}") from exc
+        self.inspected[f"image {ref}"] = data
+        return data
 
     def image_history(self, ref: str) -> list[dict]:
         try:
@@ -86,6 +88,14 @@ class Context:
             raise
         except Exception as exc:
             raise translate_docker_error(exc, f"reading the history of {ref}") from exc
+
+    def save_image(self, ref: str):
+        """``docker save`` of one image, as a stream of bytes chunks: every layer, also what later layers delete."""
+        image_id = self.image(ref)["Id"]
+        try:
+            return self.client.api.get_image(image_id, chunk_size=1 << 20)
+        except Exception as exc:
+            raise translate_docker_error(exc, f"saving image {ref}") from exc
 
     def container(self, name: str) -> dict:
         """``docker inspect`` data for a container, fresh each call."""
@@ -103,21 +113,40 @@ class Context:
         Docker 20.10 on cgroup v1 sometimes loses a container's OOMKilled flag, and under load even
         its ``oom`` event, when the container's exit is handled before the kernel's OOM notification.
         """
+        counts = dict.fromkeys(kinds, 0)
+        for ev in self.container_event_log(container_id, since, kinds):
+            counts[ev["action"]] += 1
+        return counts
+
+    def container_event_log(self, container_id: str, since: str | None = None,
+                            kinds: tuple[str, ...] = ("create", "start", "update", "die")) -> list[dict]:
+        """The daemon's events for one container, oldest first: ``{"action", "time_ns"}`` each.
+
+        The daemon keeps only its last 256 events in memory, so an old container's early events may be gone.
+        """
         start = 0
         if since:
             with contextlib.suppress(ValueError):
                 start = int(datetime.datetime.fromisoformat(since[:19]).replace(
                     tzinfo=datetime.timezone.utc).timestamp()) - 1
-        counts = dict.fromkeys(kinds, 0)
+        out = []
         try:
             for ev in self.client.api.events(since=start, until=int(time.time()) + 1, decode=True,
                                              filters={"container": container_id, "event": list(kinds)}):
                 action = (ev.get("Action") or ev.get("status") or "").split(":")[0]
-                if action in counts:
-                    counts[action] += 1
+                if action in kinds:
+                    out.append({"action": action, "time_ns": int(ev.get("timeNano") or ev.get("time", 0) * 10**9)})
         except Exception as exc:
             raise translate_docker_error(exc, "reading the daemon's events") from exc
-        return counts
+        return sorted(out, key=lambda e: e["time_ns"])
+
+    def events(self, since: int = 0, **filters) -> list[dict]:
+        """The daemon's events (its last 256, kept in memory) that match ``filters``, oldest first."""
+        try:
+            return list(self.client.api.events(since=since, until=int(time.time()) + 1, decode=True,
+                                               filters=filters or None))
+        except Exception as exc:
+            raise translate_docker_error(exc, "reading the daemon's events") from exc
 
     def containers(self, **filters) -> list[dict]:
         try:

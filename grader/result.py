@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from xml.etree import ElementTree as ET
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
+HIDDEN_TITLE = "hidden check"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,15 +37,29 @@ class CheckResult:
     def mark(self) -> str:
         return "✓" if self.passed else ("!" if self.status == ERROR else "✗")
 
+    @property
+    def spoken(self) -> str:
+        """The mark's name, for a screen reader: the mark is a symbol, never a colour alone."""
+        return "passed" if self.passed else ("could not run" if self.status == ERROR else "failed")
+
+    def shown(self, *, reveal_hidden: bool = True) -> "CheckResult":
+        """This result as a student may see it: a hidden check only as hidden, pass or fail, with its
+        points and mark but not what it looked at (its title, message, hint, evidence). The one place
+        hidden checks are redacted; the teacher's evidence file keeps them whole."""
+        if not self.hidden or reveal_hidden:
+            return self
+        return dataclasses.replace(self, title=HIDDEN_TITLE, message="", hint=None, evidence={}, reason=None)
+
     def to_dict(self, *, reveal_hidden: bool = True) -> dict:
-        d = dataclasses.asdict(self)
-        d["evidence"] = _jsonable(self.evidence)
-        if self.hidden and not reveal_hidden:
-            d.update(message="hidden check" if not self.passed else self.message, evidence={}, hint=None)
+        r = self.shown(reveal_hidden=reveal_hidden)
+        d = dataclasses.asdict(r)
+        d["evidence"] = _jsonable(r.evidence)
         return d
 
     def __str__(self) -> str:
-        line = f"{self.mark} {self.title} [{_pts(self.points)}/{_pts(self.max_points)}] {self.message}"
+        line = f"{self.mark} {self.title} [{_pts(self.points)}/{_pts(self.max_points)}]"
+        if self.message:
+            line += f" {self.message}"
         if self.hint and not self.passed:
             line += f"\n    hint: {self.hint}"
         return line
@@ -130,11 +145,9 @@ class Report:
             if not results:
                 continue
             lines.append(f"\n{titles.get(task, task) or 'checks'}")
-            for r in results:
-                if r.hidden and not reveal_hidden and not r.passed:
-                    lines.append(f"  {r.mark} hidden check [{_pts(r.points)}/{_pts(r.max_points)}]")
-                    continue
-                lines.append(f"  {r.mark} {r.title} [{_pts(r.points)}/{_pts(r.max_points)}]: {r.message}")
+            for r in (r.shown(reveal_hidden=reveal_hidden) for r in results):
+                lines.append(f"  {r.mark} {r.title} [{_pts(r.points)}/{_pts(r.max_points)}]"
+                             + (f": {r.message}" if r.message else ""))
                 if r.hint and not r.passed:
                     lines.append(f"      hint: {r.hint}")
         return "\n".join(lines)
@@ -150,16 +163,13 @@ class Report:
         for task, results in self.by_task().items():
             if task and results:
                 rows.append(f"<tr><th colspan=4 style='text-align:left'>{html.escape(titles.get(task, task))}</th></tr>")
-            for r in results:
-                if r.hidden and not reveal_hidden and not r.passed:
-                    rows.append(f"<tr><td style='color:#cf222e;font-weight:bold'>{r.mark}</td><td>hidden check</td>"
-                                f"<td>{_pts(r.points)}/{_pts(r.max_points)}</td><td></td></tr>")
-                    continue
+            for r in (r.shown(reveal_hidden=reveal_hidden) for r in results):
                 color = "#1a7f37" if r.passed else "#cf222e"
                 hint = (f"<details><summary>hint</summary>{html.escape(r.hint)}</details>"
                         if r.hint and not r.passed else "")
                 rows.append(
-                    f"<tr><td style='color:{color};font-weight:bold'>{r.mark}</td>"
+                    f"<tr><td style='color:{color};font-weight:bold'><span role='img' aria-label='{r.spoken}'>"
+                    f"{r.mark}</span></td>"
                     f"<td style='text-align:left'>{html.escape(r.title)}</td>"
                     f"<td>{_pts(r.points)}/{_pts(r.max_points)}</td>"
                     f"<td style='text-align:left'>{html.escape(r.message)}{hint}</td></tr>")

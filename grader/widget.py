@@ -38,16 +38,15 @@ def report_widget(report: Report, *, reveal_hidden: bool = False):
         if not results:
             continue
         got, total = sum(r.points for r in results), sum(r.max_points for r in results)
-        mark = "✓" if got == total else "✗"
-        rows.append(w.HTML(f"<b>{mark} {html.escape(titles.get(task, task))}</b> ({got:g}/{total:g})"))
-        for r in results:
-            if r.hidden and not reveal_hidden and not r.passed:
-                rows.append(w.HTML(f"&nbsp;&nbsp;✗ hidden check ({r.max_points:g} points)"))
-                continue
+        mark, spoken = ("✓", "all passed") if got == total else ("✗", "not all passed")
+        rows.append(w.HTML(f"<b><span role='img' aria-label='{spoken}'>{mark}</span> "
+                           f"{html.escape(titles.get(task, task))}</b> ({got:g}/{total:g})"))
+        for r in (r.shown(reveal_hidden=reveal_hidden) for r in results):
             # the mark is a symbol with a spoken name, not a colour alone
-            line = w.HTML(f"&nbsp;&nbsp;<span role='img' aria-label='{_spoken(r)}' "
+            line = w.HTML(f"&nbsp;&nbsp;<span role='img' aria-label='{r.spoken}' "
                           f"style='color:{'#1a7f37' if r.passed else '#cf222e'}'>{r.mark}</span> "
-                          f"{html.escape(r.title)}: {html.escape(r.message)}")
+                          f"{html.escape(r.title)}" + (f": {html.escape(r.message)}" if r.message else "")
+                          + f" ({r.points:g}/{r.max_points:g})")
             if r.passed or not r.hint:
                 rows.append(line)
                 continue
@@ -64,6 +63,3 @@ def report_widget(report: Report, *, reveal_hidden: bool = False):
             rows.append(hint)
     return CheckView(w.VBox(rows), report)
 
-
-def _spoken(r) -> str:
-    return "passed" if r.passed else ("could not run" if r.mark == "!" else "failed")

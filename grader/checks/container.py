@@ -344,6 +344,30 @@ def namespace(ctx, name, kind, mode, with_container=None):
                 **evidence)
 
 
+@check("container.namespace_pair", name=Param(str, doc="the container that must have a namespace of its own"),
+       host_container=Param(str, doc="the container that must be in the host's namespace"),
+       kind=Param(str, default="cgroup", doc="the namespace kind", choices=("cgroup", "pid", "net", "ipc", "uts")))
+def namespace_pair(ctx, name, host_container, kind="cgroup"):
+    """One container has its own namespace and another the host's: the flag asked for both ways."""
+    # One of the two is always the daemon's default (cgroupns: host on cgroup v1, private on v2), so either
+    # alone is free on some host. Both together need the flag on every host.
+    private, host = name, host_container
+    outcomes = []
+    for who, mode in ((private, "private"), (host, "host")):
+        try:
+            outcomes.append(namespace(ctx, name=who, kind=kind, mode=mode))
+        except Failed as exc:
+            outcomes.append(exc.outcome)
+    evidence = {private: outcomes[0].evidence, host: outcomes[1].evidence}
+    if all(o.passed for o in outcomes):
+        return ok(f"{outcomes[0].message}; {outcomes[1].message}", **evidence)
+    bad = next(o for o in outcomes if not o.passed)
+    both = " and ".join(o.message for o in outcomes if not o.passed)
+    flag = NS_FLAGS[kind]
+    return fail(both, reason=bad.reason, hint=(bad.hint or "") + f" (ask for both explicitly: {flag} private for "
+                f"{private}, {flag} host for {host}: which one is the default depends on the host)", **evidence)
+
+
 # --- mounts -----------------------------------------------------------------------------
 def _describe_mount(m: dict) -> str:
     if m.get("Type") == "volume":
@@ -416,17 +440,40 @@ def _clip(text: str, n: int = 300) -> str:
     return text if len(text) <= n else "…" + text[-n:]
 
 
+def container_env(ins: dict) -> dict[str, str]:
+    """The environment the container's processes start with: Docker's HOSTNAME, then Config.Env over it."""
+    env = {"HOSTNAME": (ins.get("Config") or {}).get("Hostname") or ""}
+    env.update(e.split("=", 1) if "=" in e else (e, "") for e in (ins.get("Config") or {}).get("Env") or [])
+    return env
+
+
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def expand_env(template: str, env: dict[str, str]) -> str:
+    """``$NAME`` and ``${NAME}`` replaced as a shell would, from ``env`` (unset: empty)."""
+    return _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), template)
+
+
 @check("container.exec", name=NAME, command=Param((list, str), doc="the command to run inside the container"),
        stdout_contains=Param(str, default=None), exit_code=Param(int, default=0),
-       user=Param(str, default=None))
-def exec_(ctx, name, command, stdout_contains=None, exit_code=0, user=None):
+       user=Param(str, default=None),
+       expand=Param(bool, default=False, doc="stdout_contains names $VARIABLES of the container's own environment "
+                                             "(HOSTNAME included): each is replaced by its value there, so only a "
+                                             "shell inside the container that expanded them wrote the text"))
+def exec_(ctx, name, command, stdout_contains=None, exit_code=0, user=None, expand=False):
     """A command run inside the container gives the expected result."""
     ins = _inspect(ctx, name)
     cname = _cname(ins, name)
     shown = command if isinstance(command, str) else " ".join(command)
     _running(ctx, ins, name, f"running `{shown}` in it")
+    template = stdout_contains
+    if expand and stdout_contains is not None:
+        stdout_contains = expand_env(stdout_contains, container_env(ins))
     code, out = ctx.exec(cname, command, user=user)
     evidence = {"command": shown, "exit_code": code, "output": _clip(out, 1000)}
+    if expand and template is not None:
+        evidence["expected"] = stdout_contains
     if code != exit_code:
         if code in (126, 127) and exit_code not in (126, 127):
             hint = f"the command could not be started in {cname}: is the program installed in the image?"
@@ -436,9 +483,14 @@ def exec_(ctx, name, command, stdout_contains=None, exit_code=0, user=None):
                     + (f"; output: {_clip(out, 200)!r}" if out.strip() else ""), reason="wrong_exit_code",
                     hint=hint, **evidence)
     if stdout_contains is not None and stdout_contains not in out:
-        return fail(f"the output of `{shown}` in {cname} does not contain {stdout_contains!r}; it was "
-                    f"{_clip(out, 200)!r}", reason="missing_output", **evidence,
-                    hint=f"run it yourself and compare: docker exec {cname} {shown}")
+        want = f"{stdout_contains!r} ({template} expanded in {cname})" if expand else repr(stdout_contains)
+        reason = "not_expanded" if expand else "missing_output"
+        return fail(f"the output of `{shown}` in {cname} does not contain {want}; it was "
+                    f"{_clip(out, 200)!r}", reason=reason, **evidence,
+                    hint=f"run it yourself and compare: docker exec {cname} {shown}" + (
+                        f"; the values must come from {cname}'s own environment, expanded by a shell inside it "
+                        f"(sh -c '...' in single quotes), not typed in or expanded by your notebook's shell"
+                        if reason == "not_expanded" else ""))
     return ok(f"`{shown}` in {cname} exited with {code}"
               + (f" and printed {stdout_contains!r}" if stdout_contains else ""), **evidence)
 

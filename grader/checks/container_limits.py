@@ -217,3 +217,46 @@ def limits(ctx, name, memory=None, cpus=None, pids=None, cpu_shares=None, cpuset
         hint = (f"set it when creating the container: docker run {flags} ... "
                 f"(or change it in place: docker update {flags} {cname})")
     return fail(f"container {cname}: " + "; ".join(m for _r, _k, m in problems), reason=reason, hint=hint, **evidence)
+
+
+def _clock(time_ns: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(time_ns / 1e9, datetime.timezone.utc).strftime("%H:%M:%S")
+
+
+@check("container.updated_live", name=NAME)
+def updated_live(ctx, name):
+    """The container's limits were changed in place, while it ran (docker update), not by recreating it."""
+    ins = _inspect(ctx, name)
+    cname, cid = _cname(ins, name), ins["Id"]
+    # inspect keeps no record of a change: only the daemon's event log shows an update, and when
+    events = ctx.container_event_log(cid, ins.get("Created"), ("create", "start", "update", "die"))
+    evidence = {"id": cid[:12], "created": ins.get("Created"), "started_at": (ins.get("State") or {}).get("StartedAt"),
+                "events": [f"{_clock(e['time_ns'])} {e['action']}" for e in events]}
+    if not (ins.get("State") or {}).get("Running"):
+        return fail(f"container {cname} is not running; a live update needs it running from before the update "
+                    f"until now", reason="not_running", hint=f"run the cell again from the top, and leave {cname} "
+                                                             f"running", **evidence)
+    starts = [e["time_ns"] for e in events if e["action"] == "start"]
+    updates = [e["time_ns"] for e in events if e["action"] == "update"]
+    if not starts:
+        return fail(f"the daemon's event log (its last 256 events) no longer reaches back to when {cname} "
+                    f"({cid[:12]}) started, so an update in place cannot be told from a new container",
+                    reason="no_evidence", hint="run the task's cell again from the top: it starts a fresh "
+                                               f"{cname} and updates it", **evidence)
+    live = [t for t in updates if t > starts[-1]]
+    if live:
+        return ok(f"container {cname} ({cid[:12]}, running since {_clock(starts[-1])}) was updated in place at "
+                  f"{_clock(live[-1])}" + (f" ({len(live)} updates)" if len(live) > 1 else ""), **evidence)
+    if updates:
+        return fail(f"container {cname} ({cid[:12]}) was updated at {_clock(updates[-1])} but (re)started after "
+                    f"that, at {_clock(starts[-1])}; expected an update while it ran", reason="restarted",
+                    hint="docker update changes a running container's cgroup at once: no docker stop/start or "
+                         "restart is needed (run the cell again from the top, without them)", **evidence)
+    return fail(f"container {cname} ({cid[:12]}, started at {_clock(starts[0])}) has never been updated: it is a "
+                f"new container, made with its limit, not the one started earlier with a smaller limit and raised "
+                f"in place", reason="recreated",
+                hint=f"keep the given {cname} and change it where it runs with docker update (docker rm -f and "
+                     f"docker run again makes a new container: a new Id, a new StartedAt, its process restarted)",
+                **evidence)

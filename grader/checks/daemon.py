@@ -127,13 +127,27 @@ def _no_object(kind: str, name: str, problem: str, labels: dict):
 
 @check("daemon.labeled", kind=Param(str, doc="container, image, volume or network", choices=("container", "image", "volume", "network")),
        name=Param(str, doc="the object's name (or id / image reference)"),
-       labels=Param(dict, doc="label: value (value null = any value)"))
-def labeled(ctx, kind, name, labels):
+       labels=Param(dict, default=None, doc="label: value (value null = any value)"),
+       labels_from_info=Param(dict, default=None, doc="label: a dotted field of /info (e.g. DockerRootDir); the "
+                                                     "label must hold what this daemon reports there now"))
+def labeled(ctx, kind, name, labels=None, labels_from_info=None):
     """The object carries the expected labels."""
     if kind not in KINDS:
         raise ValueError(f"daemon.labeled: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    labels = dict(labels or {})
+    read = {}
+    if labels_from_info:
+        # values of the daemon that grades, not of the one the learner worked with: only code that read
+        # them from the API gets them right, a value typed in from one's own sandbox does not
+        facts = _api(ctx, "reading docker info", "info")
+        for label, field in labels_from_info.items():
+            value = dig(facts, field)
+            read[label] = field
+            labels[label] = "" if value is _MISSING else str(value)
     have = _labels(ctx, kind, name, labels)
     evidence = {"labels": have}
+    if read:
+        evidence["from_info"] = {k: f"{f} = {labels[k]}" for k, f in read.items()}
     missing = [k for k in labels if k not in have]
     wrong = [k for k, v in labels.items() if k in have and v is not None and str(have[k]) != str(v)]
     if missing:
@@ -142,7 +156,8 @@ def labeled(ctx, kind, name, labels):
         return fail(f"{kind} {name} has no label {', '.join(map(repr, missing))}; its labels: {listed}",
                     reason="missing_label", hint=LABEL_HOW[kind].format(kv=kv, name=name), **evidence)
     if wrong:
-        parts = "; ".join(f"label {k} is {have[k]!r}, expected {labels[k]!r}" for k in wrong)
+        parts = "; ".join(f"label {k} is {have[k]!r}, expected {labels[k]!r}"
+                          + (f" (what GET /info reports as {read[k]} now)" if k in read else "") for k in wrong)
         kv = _kv(kind, {k: labels[k] for k in wrong})
         return fail(f"{kind} {name}: {parts}", reason="wrong_value", hint=LABEL_HOW[kind].format(kv=kv, name=name),
                     **evidence)

@@ -95,6 +95,27 @@ def report(lab, course):
     click.echo(f"\nwrote {csv_path}\nwrote {html_path}")
 
 
+@course.command()
+@course_option
+@click.option("--port", type=int, default=8890, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
+@friendly_errors
+def formgrader(course, port, no_browser):
+    """Open the course in JupyterLab with nbgrader's formgrader, for the teacher.
+
+    It lists each lab's hand-ins with their scores, shows every graded notebook for manual
+    grading, and releases feedback. Autograding stays `dockyard grade`: formgrader's own
+    autograde button would run a student's code unsealed, as you, so it is refused.
+
+    \b
+    Example:
+      dockyard grade 05-dockerfile && dockyard course formgrader
+    """
+    from .teacher import launch
+
+    sys.exit(launch(course, port=port, open_browser=not no_browser))
+
+
 def _table(rows) -> str:
     lines = [f"{'student':24} {'score':>11}  status"]
     for r in rows:
@@ -124,6 +145,8 @@ def grade(lab, course, jobs, force, students, cell_timeout, notebook_timeout, me
     Hand-ins are read from <course>/submitted/<student>/LAB/. Grades go to the course
     gradebook (formgrader shows them), feedback to <course>/feedback/, a status per
     hand-in to <course>/grading/LAB/. Re-running skips what is already graded.
+    On a terminal a bar on stderr shows k/N, elapsed, time left and how many need a look;
+    elsewhere each hand-in's line starts with [k/N] and ends with the time left.
 
     \b
     Example:
@@ -132,22 +155,28 @@ def grade(lab, course, jobs, force, students, cell_timeout, notebook_timeout, me
     from . import report as rep
     from .grading import Limits, grade_class
     from .layout import lab_dir
+    from .meter import ClassMeter
 
     name = lab_dir(lab).name
+    meter = ClassMeter(name, jobs, json_lines=as_json)
 
     def show(o):
         if as_json:
-            click.echo(json.dumps(o.to_json(), default=str))
+            meter.landed(o, json.dumps(o.to_json(), default=str))
             return
         score = f"{o.score:g}/{o.max_score:g}" if o.score is not None else "—"
         tag = "skipped (already graded)" if o.skipped else f"{o.seconds:.1f} s"
         color = "green" if o.status == "ok" else "red"
-        click.echo(f"{o.student:24} {score:>11}  " + click.style(o.status, fg=color) + f"  {tag}"
-                   + (f"\n    {o.message}" if o.status != "ok" else ""))
+        meter.landed(o, f"{o.student:24} {score:>11}  " + click.style(o.status, fg=color) + f"  {tag}"
+                     + (f"\n    {o.message}" if o.status != "ok" else ""))
 
-    outcomes = grade_class(course, name, jobs=jobs, force=force, students=list(students) or None,
-                           limits=Limits(cell_timeout, notebook_timeout, memory, pids,
-                                         None if disk.strip() in ("0", "none", "") else disk), progress=show)
+    try:
+        outcomes = grade_class(course, name, jobs=jobs, force=force, students=list(students) or None,
+                               limits=Limits(cell_timeout, notebook_timeout, memory, pids,
+                                             None if disk.strip() in ("0", "none", "") else disk),
+                               progress=show, plan=meter.plan)
+    finally:
+        meter.close()
     csv_path, html_path = rep.write(course, name)
     bad = [o for o in outcomes if o.status != "ok"]
     if not as_json:

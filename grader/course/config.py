@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 COURSE_ID = "dockyard"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 CELL_TIMEOUT = 120  # seconds for one cell; ``dockyard grade --cell-timeout`` overrides it
+HUB_FILE = "dockyard_hub.json"  # in a course folder a hub serves: its exchange and roster
 
 CONFIG_TEMPLATE = '''\
 # nbgrader configuration for a Dockyard course (written by `dockyard course release`).
@@ -54,6 +56,24 @@ def apply(c, root: str | Path, *, cell_timeout: int = CELL_TIMEOUT) -> None:
     # hidden tests; award() failures render without a code traceback.
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
     c.ClearHiddenTests.enforce_metadata = False
+    # nbgrader's feedback page, found after ours: our templates/feedback/ holds only a mathjax.html.j2 that
+    # loads nothing, so a feedback page fetches nothing from off this machine (nbconvert's takes MathJax from a CDN)
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(_nbgrader_templates())]
+    # nbgrader's exchange: collect never follows a learner's links nor takes a hand-in under another's name
+    c.ExchangeFactory.collect = "grader.course.exchange.SafeCollect"
+    hub = root / HUB_FILE  # written by `dockyard hub start --course`: where its exchange and roster are
+    if hub.is_file():
+        import json
+
+        settings = json.loads(hub.read_text())
+        c.Exchange.root = settings["exchange"]
+        c.SafeCollect.roster = settings["roster"]
+
+
+def _nbgrader_templates() -> Path:
+    import nbgrader
+
+    return Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
 
 
 def write_config(root: Path) -> Path:

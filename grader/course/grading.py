@@ -112,8 +112,14 @@ def previous(course: Course, lab: str, student: str) -> dict | None:
 
 
 def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False, students: list[str] | None = None,
-                limits: Limits | None = None, progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Grade every hand-in of ``lab`` (or only ``students``); return one outcome each, in student order."""
+                limits: Limits | None = None, progress: Callable[[Outcome], None] | None = None,
+                plan: Callable[[int, int], None] | None = None) -> list[Outcome]:
+    """Grade every hand-in of ``lab`` (or only ``students``); return one outcome each, in student order.
+
+    ``plan(total, to_grade)`` is called once, before any ``progress``: how many hand-ins there are and how
+    many of them will be graded (the others are unchanged since they were graded, and are skipped). It comes
+    after the image template is built (the first grading on a machine), so a progress bar starts with the
+    grading itself."""
     limits = limits or Limits()
     if limits.disk and parse_size(limits.disk) < MIN_DISK:
         raise DockyardError(f"a disk of {limits.disk} is too small for a hand-in's sandbox",
@@ -136,14 +142,26 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
         if prev and prev.get("merged") and prev.get("fingerprint") == fp and not force:
             outcomes[student] = Outcome(**{k: v for k, v in prev.items() if k in Outcome.__annotations__},
                                         skipped=True)
-            if progress:
-                progress(outcomes[student])
         else:
             todo.append((student, fp))
+
+    def planned() -> None:
+        if plan:
+            plan(len(everyone), len(todo))
+        for outcome in outcomes.values():
+            if progress:
+                progress(outcome)
+
     if not todo:
+        planned()
         return [outcomes[s] for s in everyone]
     stop = threading.Event()
     run = _Run(course, lab, limits, stop, jobs=max(1, jobs))
+    try:
+        planned()
+    except BaseException:
+        run.close()
+        raise
     pool = cf.ThreadPoolExecutor(max_workers=run.jobs, thread_name_prefix="grade")
     futures = [pool.submit(run.grade_one, s, fp) for s, fp in todo]
     landed: set[int] = set()
@@ -222,8 +240,9 @@ class _Run:
         self.reaper = cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reap")
         self.reaped: list[cf.Future] = []
         try:
+            # the first grading on a machine builds it (a minute or two): its phases are shown on stderr
             self.template = template.ensure(progress=lambda _m: None,
-                                            images=template.images_in(labs_root() / lab))
+                                            images=template.images_in(labs_root() / lab), stream=sys.stderr)
         except DockyardError:
             self.template = None  # without overlay2 each sandbox pulls its own base images
         jupyter = kernelspec(self.tmp / "jupyter")

@@ -214,6 +214,9 @@ class Plan:
     folder: str  # the kernel's folder (the process cwd): nbgrader's autograded/<student>/<lab>/
     binds: list[tuple[str, bool]]  # (path, writable) put back when masked: socket, state file, code
     tmp_size: int = 512 * 1024**2
+    # (source, target): a file bound read-only over another, e.g. an /etc/passwd that names a hub learner's uid
+    overlays: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    login: str | None = None  # $USER and $LOGNAME; default kernel<uid>
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -222,6 +225,7 @@ class Plan:
     def from_env(cls, text: str) -> "Plan":
         d = json.loads(text)
         d["binds"] = [(p, bool(w)) for p, w in d["binds"]]
+        d["overlays"] = [(src, target) for src, target in d.get("overlays", [])]
         return cls(**d)
 
     def hidden(self, path: str) -> bool:
@@ -251,6 +255,7 @@ class Plan:
         for path, writable in binds:
             if os.path.lexists(path):
                 sources.append((path, os.open(path, os.O_PATH | os.O_NOFOLLOW), writable))
+        overlays = [(os.open(src, os.O_PATH | os.O_NOFOLLOW), target) for src, target in self.overlays]
         keep = [os.path.realpath(p) for p, _w in binds]
         for top in first:
             _detach_below(top, keep)
@@ -262,6 +267,10 @@ class Plan:
             _make_mountpoint(target, directory=stat.S_ISDIR(os.fstat(fd).st_mode))
             _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
             _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (0 if writable else MS_RDONLY))
+            os.close(fd)
+        for fd, target in overlays:
+            _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
+            _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_RDONLY)
             os.close(fd)
         for top in later:
             _detach_below(top, keep)
@@ -284,7 +293,8 @@ class Plan:
         os.environ.pop(ENV, None)
         for var in ("XDG_RUNTIME_DIR", "MAIL"):
             os.environ.pop(var, None)
-        os.environ.update(HOME=str(home), USER=f"kernel{self.uid}", LOGNAME=f"kernel{self.uid}",
+        login = self.login or f"kernel{self.uid}"
+        os.environ.update(HOME=str(home), USER=login, LOGNAME=login,
                           JUPYTER_RUNTIME_DIR=str(home / ".jupyter-runtime"))
         return argv
 

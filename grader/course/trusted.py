@@ -76,12 +76,25 @@ class KeepLastOfDuplicateIds(DeduplicateIds):
         return cell, resources
 
 
+class UnsealedAutograde(RuntimeError):
+    """Autograde asked for outside ``dockyard grade``."""
+
+
 class TrustedExecute(Execute):
     """Execute, with every Dockyard test cell's checks run and scored in the grader's own process."""
 
     evidence_file = Unicode("", help="write every check's result and evidence here (JSON lines)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        from .worker import KERNEL
+
+        if self.kernel_name != KERNEL:
+            # nbgrader's own `autograde` (its CLI, formgrader's button) would start a plain kernel: the
+            # student's code would run as whoever clicked, against whatever daemon their shell names
+            raise UnsealedAutograde(
+                f"Dockyard refuses to autograde with kernel {self.kernel_name or 'python3'!r}: the hand-in's "
+                "code would run unsealed, as you. Grade it with `dockyard grade LAB --student STUDENT --force`, "
+                "which runs it in a fresh sealed sandbox; formgrader then shows the grades.")
         resources = resources if resources is not None else {}
         # Everything the scores depend on is read now, before any of the student's code runs.
         self._plan = plan(self._source_notebook(resources))
@@ -119,7 +132,9 @@ class TrustedExecute(Execute):
                 session = self._session(a.lab)
                 select(session.lab, a.ids)  # unknown ids: a GraderError before anything runs
                 results = session.run(a.ids)  # the context is made again if the hand-in's files changed
-                lines += [str(r) for r in results]
+                # a hidden check shows only as hidden in the notebook and its feedback; the evidence file
+                # (the teacher's) keeps what it looked at
+                lines += [str(r.shown(reveal_hidden=False)) for r in results]
                 total += points(results)  # GraderError when a check could not run
         except GraderError as exc:
             return outputs(lines, None, str(exc))

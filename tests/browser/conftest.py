@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,21 @@ def shot(request):
         page.screenshot(path=str(SHOTS / f"{request.node.name}-{next(counter):02d}-{step}.png"), full_page=False)
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def stays_on_this_machine(context):
+    """Every request a page makes goes to 127.0.0.1: anything else is refused before it leaves, and fails the test
+    (a page that loads a script from a CDN would also hang offline)."""
+    off = []
+
+    def route(r):
+        host = urllib.parse.urlsplit(r.request.url).hostname
+        if r.request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost"):
+            return r.continue_()
+        off.append(r.request.url)
+        return r.abort("blockedbyclient")
+
+    context.route("**/*", route)
+    yield
+    assert off == [], f"pages asked for addresses off this machine: {off[:5]}"

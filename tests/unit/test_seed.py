@@ -142,3 +142,17 @@ def test_lock_is_exclusive(tmp_path):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(store.dir / "seed.lock") as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released afterwards
+
+
+def test_seeding_tells_a_bar_each_image_start_and_its_time_and_keeps_the_time(tmp_path, monkeypatch):
+    from dockyard import seed as seed_mod
+
+    store = SeedStore(tmp_path / "seed", 5959)
+    monkeypatch.setattr(seed_mod.Registry, "start", lambda self, timeout=10: 1)
+    monkeypatch.setattr(seed_mod.Registry, "stop", lambda self: True)
+    monkeypatch.setattr(SeedStore, "_build_and_push", lambda self, client, r, writer: "sha256:" + "0" * 64)
+    steps = []
+    built = store.seed(object(), progress=lambda _m: None, step=lambda r, s: steps.append((r.name, s is None)))
+    assert built == [r.name for r in RECIPES]
+    assert steps == [(name, started) for name in built for started in (True, False)]  # start, then done, each
+    assert all(isinstance(store.index()[name]["seconds"], float) for name in built)  # the next bar's guess

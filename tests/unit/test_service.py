@@ -61,7 +61,7 @@ def test_report_survives_the_trip(tmp_path):
     back = Report.from_dict(json.loads(json.dumps(r.to_dict(reveal_hidden=False))))
     assert (back.score, back.total, back.tasks) == (r.score, r.total, r.tasks)
     assert back.results[0] == r.results[0]
-    assert back.results[1].message == "hidden check" and back.results[1].evidence == {}
+    assert back.results[1].title == "hidden check" and back.results[1].message == "" and back.results[1].evidence == {}
 
 
 def test_submission_must_be_inside_the_work_folder(tmp_path):

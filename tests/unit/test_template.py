@@ -103,3 +103,91 @@ def test_seed_registry_without_push_metadata_does_nothing(tmp_path):
     mine = Registry(tmp_path / "mine", 5001)
     assert template.seed_registry(tmp_path / "data", mine, Registry(tmp_path / "seed", 5959)) == []
     assert not mine.storage.exists()
+
+
+class FakePullClient:
+    """docker-py's low-level pull stream, canned."""
+
+    def __init__(self, events):
+        self.events, self.pulled = events, []
+
+        class Api:
+            def pull(api, repo, tag=None, stream=False, decode=False):
+                assert stream and decode
+                self.pulled.append((repo, tag))
+                return iter(self.events)
+
+        self.api = Api()
+
+
+def seeded_store(tmp_path):
+    """A seed registry's storage holding python:3.11-slim with one 67 MB layer, as distribution lays it out."""
+    from dockyard.seed import SeedStore
+
+    store = SeedStore(tmp_path / "seed", 5959)
+    layer = "sha256:" + "ab" * 32
+    manifest = json.dumps({"schemaVersion": 2, "layers": [{"digest": layer, "size": 67_020_040}]})
+    mdigest = "sha256:" + "cd" * 32
+    store.registry.blob_path(mdigest).parent.mkdir(parents=True)
+    store.registry.blob_path(mdigest).write_text(manifest)
+    link = store.registry.storage / "docker/registry/v2/repositories/library/python/_manifests/tags/3.11-slim/current/link"
+    link.parent.mkdir(parents=True)
+    link.write_text(mdigest)
+    return store
+
+
+def test_the_build_plan_knows_each_pulls_bytes_and_each_seed_builds_last_time(tmp_path):
+    from dockyard.seed import recipe
+
+    store = seeded_store(tmp_path)
+    assert template.layer_sizes(store, "python:3.11-slim") == {"ab" * 6: 67_020_040}
+    assert template.layer_sizes(store, "busybox") == {}  # not seeded yet: unknown, not an error
+    store.index_path.write_text(json.dumps({"node:18-slim": {"seconds": 51.5}}))
+    steps = template.plan(store, ("busybox", "python:3.11-slim"), [recipe("node:18-slim"), recipe("busybox")])
+    assert [label for label, _s in steps] == [
+        "starting a builder sandbox", "building node:18-slim from Debian packages",
+        "building busybox from Debian packages", "pulling busybox", "pulling python:3.11-slim", "saving the template"]
+    seconds = dict(steps)
+    assert seconds["building node:18-slim from Debian packages"] == 51.5  # this machine's own last time
+    assert seconds["building busybox from Debian packages"] == template.SEED_SECONDS["busybox"]
+    assert seconds["pulling python:3.11-slim"] == pytest.approx(67_020_040 / template.PULL_BYTES_PER_SECOND)
+
+
+def test_a_template_pull_reports_its_share_done_and_fails_with_the_daemons_words():
+    from dockyard.progressbar import Phases
+
+    events = [{"status": "Pulling fs layer", "progressDetail": {}, "id": "abababababab"},
+              {"status": "Downloading", "progressDetail": {"current": 100, "total": 100}, "id": "abababababab"},
+              {"status": "Extracting", "progressDetail": {"current": 50, "total": 100}, "id": "abababababab"},
+              {"status": "Pull complete", "progressDetail": {}, "id": "abababababab"}]
+    client = FakePullClient(events)
+    bar = Phases("t", [("pulling python:3.11-slim", 1)], stream=None)
+    bar.start(0)
+    template._pull(client, "python:3.11-slim", {"abababababab": 100}, bar)
+    assert client.pulled == [("python", "3.11-slim")]
+    assert bar.fraction == 1.0 and bar.detail == "layers 1/1, 100B/100B"
+    with pytest.raises(DockyardError, match="pulling busybox into the image template failed: manifest unknown"):
+        template._pull(FakePullClient([{"error": "manifest unknown"}]), "busybox", {}, bar)
+
+
+def test_the_first_up_seeds_with_k_of_n_and_the_time_left_in_its_progress_lines(tmp_path, monkeypatch):
+    from dockyard.seed import RECIPES, SeedStore
+
+    store = SeedStore(tmp_path / "seed", 5959)
+
+    def fake_seed(self, client, force=False, progress=print, step=None):
+        for r in RECIPES:
+            step(r, None)
+            step(r, 1.0)
+        return [r.name for r in RECIPES]
+
+    monkeypatch.setattr(SeedStore, "seed", fake_seed)
+    said = []
+    import io
+
+    assert template.seed_with_bar(store, None, progress=said.append, stream=io.StringIO()) == [r.name for r in RECIPES]
+    starts = [line for line in said if line.endswith("left)")]
+    # the Debian-based ones are long enough to say when they start; each says how long is left
+    assert starts[0].startswith("base images [2/4] building debian:bookworm-slim from Debian packages ... (about ")
+    assert said[0].startswith("base images [1/4] building busybox from Debian packages: done in ")
+    assert said[-1].startswith("base images: done in ")

@@ -48,7 +48,8 @@ def _answer(table, key, what, *args, **kwargs):
 
 class FakeContext:
     def __init__(self, images=None, containers=None, run_results=None, submission=None, *, histories=None,
-                 logs=None, builds=None, services=None, exec_results=None, run_id="fake"):
+                 logs=None, builds=None, services=None, exec_results=None, run_id="fake", events=None,
+                 daemon_events=None):
         self.images = dict(images or {})
         self.containers_ = dict(containers or {})
         self.run_results = run_results
@@ -58,6 +59,8 @@ class FakeContext:
         self.build_results = builds
         self.services = services
         self.exec_results = exec_results
+        self.event_log = dict(events or {})  # container id -> [(action, time_ns)], the daemon's event log
+        self.daemon_events = list(daemon_events or [])  # raw events, answered by events() whatever the filters
         self.run_id = run_id
         self.labels = {"org.dockyard.grader": run_id}
         self.builds: dict = {}
@@ -104,6 +107,14 @@ class FakeContext:
     def containers(self, **filters) -> list[dict]:
         self._record("containers", **filters)
         return list(self.containers_.values())
+
+    def container_event_log(self, container_id, since=None, kinds=("create", "start", "update", "die")):
+        self._record("container_event_log", container_id, since, kinds)
+        return [{"action": a, "time_ns": t} for a, t in self.event_log.get(container_id, []) if a in kinds]
+
+    def events(self, since=0, **filters):
+        self._record("events", since, **filters)
+        return list(self.daemon_events)
 
     def exec(self, name, cmd, user=None, timeout=30):
         self._record("exec", name, cmd, user=user, timeout=timeout)

@@ -630,7 +630,9 @@ def test_every_container_check_is_registered_with_a_title():
     names = [n for n in base.REGISTRY if n.startswith("container.")]
     assert set(names) == {"container.exists", "container.state", "container.hostname", "container.image",
                           "container.namespace", "container.limits", "container.port", "container.mount",
-                          "container.exec", "container.logs_contain", "container.env", "container.restart_policy"}
+                          "container.exec", "container.logs_contain", "container.env", "container.restart_policy",
+                          "container.updated_live", "container.written_by_others", "container.file_from",
+                          "container.namespace_pair"}
     assert all(base.REGISTRY[n].params["name"].required for n in names)
 
 
@@ -645,3 +647,70 @@ def test_state_accepts_a_list_of_exit_codes(ctx):
     assert run(ctx, "container.state", name="exited3", exit_code=[0, 3]).passed
     o = run(ctx, "container.state", name="exited3", exit_code=[0, 143])
     assert o.reason == "wrong_exit_code" and "expected exit code 0 or 143" in o.message
+
+
+# --- container.updated_live: the same container, changed where it runs -----------------------
+S = 10**9
+
+
+@pytest.mark.parametrize("log,passed,reason,said", [
+    ([("create", 1 * S), ("start", 2 * S), ("update", 5 * S)], True, None, "was updated in place"),
+    ([("create", 1 * S), ("start", 2 * S)], False, "recreated", "has never been updated: it is a new container"),
+    ([("create", 1 * S), ("start", 2 * S), ("die", 3 * S), ("update", 4 * S), ("start", 5 * S)], False,
+     "restarted", "(re)started after that"),
+    ([("update", 4 * S)], False, "no_evidence", "no longer reaches back"),
+])
+def test_updated_live_tells_an_update_from_a_new_container(data, log, passed, reason, said):
+    web = data["web"]
+    ctx = FakeContext(containers={"web": web}, events={web["Id"]: log})
+    o = run(ctx, "container.updated_live", name="web")
+    assert o.passed is passed and said in o.message and o.reason == (reason or None)
+    assert o.evidence["id"] == web["Id"][:12] and len(o.evidence["events"]) == len(log)
+    assert ctx.calls_to("container_event_log")[0][0][:2] == (web["Id"], web["Created"])  # by Id, not by name
+    if reason == "recreated":
+        assert "docker update" in o.hint
+
+
+def test_updated_live_needs_the_container_running(data):
+    ctx = FakeContext(containers={"exited3": data["exited3"]}, events={})
+    o = run(ctx, "container.updated_live", name="exited3")
+    assert o.reason == "not_running"
+
+
+def test_exec_expand_compares_with_the_containers_own_environment(data):
+    web = data["web"]
+    web["Config"]["Env"] = ["APP_MODE=production", "PATH=/bin"]
+    host = web["Config"]["Hostname"]
+    said = {"typed": "ready in production mode on web\n", "expanded": f"ready in production mode on {host}\n",
+            "host": "ready in  mode on vm\n"}
+    for how, out in said.items():
+        ctx = FakeContext(containers={"web": web}, exec_results={"cat /tmp/ready": (0, out)})
+        o = run(ctx, "container.exec", name="web", command=["cat", "/tmp/ready"],
+                stdout_contains="ready in $APP_MODE mode on ${HOSTNAME}", expand=True)
+        assert o.passed is (how == "expanded"), (how, o.message)
+        assert o.evidence["expected"] == f"ready in production mode on {host}"
+        if how != "expanded":
+            assert o.reason == "not_expanded" and "expanded in web" in o.message and "single quotes" in o.hint
+    assert container.container_env({"Config": {"Hostname": "h", "Env": ["HOSTNAME=set"]}})["HOSTNAME"] == "set"
+
+
+@pytest.mark.parametrize("vault_ns,agent_ns,passed,reason", [
+    ("cgroup:[4026532900]", HOST_NS["cgroup"], True, None),                  # both asked for, on any host
+    (HOST_NS["cgroup"], HOST_NS["cgroup"], False, "host"),                   # no flags on cgroup v1
+    ("cgroup:[4026532900]", "cgroup:[4026532901]", False, "private"),        # no flags on cgroup v2
+])
+def test_namespace_pair_needs_the_flag_on_v1_and_on_v2(data, tmp_path, monkeypatch, vault_ns, agent_ns, passed,
+                                                       reason):
+    proc = tmp_path / "proc"
+    vault, agent = data["web"], data["sidecar"]
+    vault["HostConfig"]["CgroupnsMode"], agent["HostConfig"]["CgroupnsMode"] = "private", "private"
+    vault["Name"], agent["Name"] = "/vault", "/agent"
+    for pid, ident in (("self", HOST_NS["cgroup"]), (vault["State"]["Pid"], vault_ns), (agent["State"]["Pid"], agent_ns)):
+        (proc / str(pid) / "ns").mkdir(parents=True)
+        os.symlink(ident, proc / str(pid) / "ns" / "cgroup")
+    patch_all(monkeypatch, "PROC", proc)
+    ctx = FakeContext(containers={"vault": vault, "agent": agent})
+    o = run(ctx, "container.namespace_pair", name="vault", host_container="agent")
+    assert o.passed is passed and o.reason == reason, o.message
+    if reason == "private":
+        assert "cgroup namespace of agent is private" in o.message and "--cgroupns host for agent" in o.hint

@@ -160,3 +160,16 @@ def test_labeled_rejects_unknown_kind_when_the_spec_is_loaded():
     problems = base.get("daemon.labeled").validate({"kind": "plugin", "name": "x", "labels": {}})
     assert problems == ["parameter 'kind' of daemon.labeled must be one of container, image, volume, network, "
                         "not 'plugin'"]
+
+
+def test_labeled_from_info_wants_this_daemons_values(ctx):
+    facts = {"runtime": "DefaultRuntime", "logging": "LoggingDriver", "root": "DockerRootDir"}
+    vol = ctx.client.api.volumes["webdata"]
+    vol["Labels"] = {"runtime": "runc", "logging": "json-file", "root": "/root/.local/state/dockyard/t4981-0/data"}
+    o = run(ctx, "daemon.labeled", kind="volume", name="webdata", labels_from_info=facts)
+    assert o.passed and o.evidence["from_info"]["root"] == "DockerRootDir = /root/.local/state/dockyard/t4981-0/data"
+    # typed in from the learner's own sandbox: right for runc and json-file, wrong for the daemon that grades
+    vol["Labels"]["root"] = "/home/me/.local/state/dockyard/default/data"
+    o = run(ctx, "daemon.labeled", kind="volume", name="webdata", labels_from_info=facts)
+    assert o.reason == "wrong_value" and "label root is '/home/me/" in o.message
+    assert "what GET /info reports as DockerRootDir now" in o.message

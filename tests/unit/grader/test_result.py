@@ -39,7 +39,8 @@ def test_json_round_trip_and_hidden_redaction():
     data = json.loads(make_report().to_json(reveal_hidden=False))
     assert data["score"] == 3 and data["total"] == 7
     hidden = [r for r in data["results"] if r["id"] == "c"][0]
-    assert hidden["message"] == "hidden check" and hidden["hint"] is None and hidden["evidence"] == {}
+    assert (hidden["title"], hidden["message"], hidden["hint"], hidden["evidence"]) == ("hidden check", "", None, {})
+    assert (hidden["points"], hidden["max_points"], hidden["passed"]) == (0, 1, False)
     shown = [r for r in data["results"] if r["id"] == "b"][0]
     assert shown["evidence"] == {"User": ""} and shown["reason"] == "root"
 
@@ -75,3 +76,19 @@ def test_notebook_view_carries_html_and_text_besides_the_widget():
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "3 / 7 points" in bundle["text/html"] and "secrets.env" not in bundle["text/html"]
     assert bundle["text/plain"].startswith("Lab 05: 3/7 points")
+
+
+def test_a_passing_hidden_check_is_shown_only_as_hidden_too():
+    passed = CheckResult("c", "No secrets", 1, 1, True, "/app/secrets.env is not in the image", hidden=True,
+                         evidence={"path": "/app/secrets.env"})
+    report = Report(lab="05-dockerfile", title="Lab 05", results=(passed,))
+    for text in (report.table(reveal_hidden=False), report.html(reveal_hidden=False),
+                 report.to_json(reveal_hidden=False), str(passed.shown(reveal_hidden=False))):
+        assert "secrets.env" not in text and "No secrets" not in text and "hidden check" in text
+    assert str(passed.shown(reveal_hidden=False)) == "✓ hidden check [1/1]"
+    assert passed.shown(reveal_hidden=True) is passed
+
+
+def test_html_marks_have_spoken_names():
+    html = make_report().html()
+    assert "aria-label='passed'>✓" in html and "aria-label='failed'>✗" in html and "aria-label='could not run'>!" in html

@@ -246,3 +246,41 @@ def test_a_hand_in_whose_nbgrader_failed_before_any_cell_is_graded_again_alone(t
     assert calls.count("bob") == 2 and calls.count("ann") == 1
     assert got["bob"].status == "ok" and "graded again alone: the first attempt failed before any cell ran" in got["bob"].message
     assert got["ann"].message == ""
+
+
+def test_plan_comes_once_before_any_progress_and_after_the_template(tmp_path, monkeypatch):
+    """A bar learns N and how many will be graded first; a first run's template build is not in its clock."""
+    from grader.course import grading
+
+    course = Course.at(tmp_path / "course")
+    (course.release("90-x") / "90-x.ipynb").parent.mkdir(parents=True)
+    (course.release("90-x") / "90-x.ipynb").write_text("{}")
+    for s in ("ann", "bob", "cy"):
+        course.submitted("90-x", s).mkdir(parents=True)
+        (course.submitted("90-x", s) / "90-x.ipynb").write_text("{}")
+    status = course.status_file("90-x", "ann")
+    status.parent.mkdir(parents=True)
+    status.write_text(json.dumps({"student": "ann", "lab": "90-x", "status": "ok", "message": "graded", "merged": True,
+                                  "fingerprint": grading.fingerprint(course.submitted("90-x", "ann"))}))
+    events = []
+
+    class FakeRun:
+        def __init__(self, course, lab, limits, stop, jobs):
+            self.jobs = jobs
+            events.append("template")
+
+        def grade_one(self, student, fp):
+            return grading.Outcome(student, "90-x", "ok", "", fingerprint=fp, seconds=1.0)
+
+        def wait_for_teardowns(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(grading, "_Run", FakeRun)
+    monkeypatch.setattr(grading, "_land", lambda course, outcome: None)
+    grading.grade_class(course, "90-x", jobs=2, plan=lambda total, todo: events.append(("plan", total, todo)),
+                        progress=lambda o: events.append((o.student, o.skipped)))
+    assert events[:3] == ["template", ("plan", 3, 2), ("ann", True)]
+    assert sorted(events[3:]) == [("bob", False), ("cy", False)]

@@ -194,3 +194,20 @@ def test_a_duplicated_grade_id_keeps_the_last_cell_and_the_notebook_still_valida
     nb, _ = trusted.KeepLastOfDuplicateIds().preprocess(nb, {})
     assert "nbgrader" not in nb.cells[0].metadata and nb.cells[1].metadata.nbgrader["grade_id"] == "test-web"
     MetadataValidator().validate_nb(nb)  # nbgrader's own DeduplicateIds leaves {} here, which fails this
+
+
+def test_nbgraders_own_autograde_is_refused_outside_dockyard_grade(tmp_path):
+    """formgrader's autograde button and `nbgrader autograde` start a plain kernel: the hand-in would run as
+    whoever clicked; TrustedExecute refuses before reading anything and names the sealed way."""
+    from traitlets.config import Config
+
+    from grader.course.config import apply
+
+    c = Config()
+    apply(c, tmp_path)
+    step = trusted.TrustedExecute(config=c)
+    with pytest.raises(trusted.UnsealedAutograde, match="dockyard grade"):
+        step.preprocess(labnb.read(LAB), {})
+    c.Execute.kernel_name = "python3"
+    with pytest.raises(trusted.UnsealedAutograde, match="'python3'"):
+        trusted.TrustedExecute(config=c).preprocess(labnb.read(LAB), {})

@@ -137,7 +137,20 @@ def learner_pod(values: dict, username: str = "student-001", user_id: int = 7) -
             doc = api.sanitize_for_serialization(pod)
         return {"apiVersion": "v1", "kind": "Pod", **doc}
 
-    return asyncio.run(build())
+    return run_coroutine(build())
+
+
+def run_coroutine(coro):
+    """``asyncio.run(coro)``, also where this thread already runs an event loop (a notebook kernel, or playwright's
+    sync API in the same test session): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def pod_security_problems(pod_spec: dict, what: str) -> list[str]:

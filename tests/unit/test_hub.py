@@ -246,9 +246,8 @@ def test_the_spawner_gives_a_learner_only_the_hubs_whitelisted_environment(monke
 
 
 def test_a_server_that_died_on_its_own_gives_its_sandbox_back(monkeypatch):
-    import asyncio
-
     from dockyard.hub.spawner import DockyardSpawner
+    from dockyard.k8s.validate import run_coroutine
 
     async def dead(self):
         return 1
@@ -259,11 +258,11 @@ def test_a_server_that_died_on_its_own_gives_its_sandbox_back(monkeypatch):
     sp._take_down = lambda: downs.append("down")
     sp._session = object()
     sp._starting = True  # coming up: the poll of a server not yet started says nothing
-    assert asyncio.run(sp.poll()) == 1 and downs == []
+    assert run_coroutine(sp.poll()) == 1 and downs == []
     sp._starting = False
-    assert asyncio.run(sp.poll()) == 1 and downs == ["down"]
+    assert run_coroutine(sp.poll()) == 1 and downs == ["down"]
     sp._session = None  # nothing held: nothing to give back
-    asyncio.run(sp.poll())
+    run_coroutine(sp.poll())
     assert downs == ["down"]
 
 

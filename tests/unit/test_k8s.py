@@ -188,3 +188,20 @@ def test_the_default_kubernetes_version_has_schemas_here():
     import kubernetes_validate
 
     assert kubernetes_validate.validate(v.course_objects(CLUSTER)[0], KUBERNETES_VERSION, strict=True)
+
+
+def test_coroutines_run_also_where_an_event_loop_already_runs():
+    """playwright's sync API (the browser tests, in the same session) and notebook kernels run a loop in this
+    thread, where asyncio.run() refuses: KubeSpawner's pod is built all the same."""
+    import asyncio
+
+    from dockyard.k8s.validate import run_coroutine
+
+    async def answer():
+        return 42
+
+    async def inside_a_loop():
+        return run_coroutine(answer())
+
+    assert run_coroutine(answer()) == 42
+    assert asyncio.run(inside_a_loop()) == 42

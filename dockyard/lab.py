@@ -85,15 +85,20 @@ def launch(box, port: int = 8888, open_browser: bool = True) -> int:
               file=sys.stderr)
         cmd = [sys.executable, "-m", "grader.course.fence", "--exec",
                *lab_command(learner.work, port, open_browser, as_root=False)]
-        proc = subprocess.Popen(cmd, env=learner.env(lab_env(box)), cwd=learner.work)
-        # a SIGTERM or SIGHUP ends the server first, so the session can take back what it lent
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, lambda *_a: proc.terminate())
+        # the server ends first, so the session can take back what it lent
+        return serve(subprocess.Popen(cmd, env=learner.env(lab_env(box)), cwd=learner.work))
+
+
+def serve(proc: subprocess.Popen) -> int:
+    """Wait for a Jupyter server we started; a SIGTERM or SIGHUP to us ends it, and so does a second ^C (Jupyter
+    asks to confirm the first)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_a: proc.terminate())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
         try:
             return proc.wait()
-        except KeyboardInterrupt:  # Jupyter asks to confirm a ^C; a second one ends it
-            try:
-                return proc.wait()
-            except KeyboardInterrupt:
-                proc.terminate()
-                return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            return proc.wait()

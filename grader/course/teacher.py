@@ -19,7 +19,7 @@ import secrets
 import subprocess
 
 from dockyard.errors import DockyardError
-from dockyard.lab import LEARNER_CONFIG, lab_command
+from dockyard.lab import LEARNER_CONFIG, lab_command, serve
 
 from .config import write_config
 from .layout import Course
@@ -56,12 +56,5 @@ def launch(course: Course, port: int = 8890, open_browser: bool = True) -> int:
     print(f"formgrader: http://127.0.0.1:{port}/?token={token}  (course {course.root}; ^C to stop)\n"
           f"class reports, with each hand-in's feedback: http://127.0.0.1:{port}/dockyard/course/reports/LAB.html",
           flush=True)
-    proc = subprocess.Popen(server_command(course, port, open_browser, token), env=server_env(), cwd=course.root)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:  # Jupyter asks to confirm a ^C; a second one ends it
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            return proc.wait()
+    return serve(subprocess.Popen(server_command(course, port, open_browser, token), env=server_env(),
+                                  cwd=course.root))

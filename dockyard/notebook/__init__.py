@@ -11,8 +11,8 @@ import os
 import subprocess
 from typing import Iterable, Sequence
 
-from .errors import DockyardError
-from .sandbox import Sandbox, get
+from ..errors import DockyardError
+from ..sandbox import Sandbox, get
 
 
 class CommandFailed(DockyardError):

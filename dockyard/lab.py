@@ -18,6 +18,15 @@ from .errors import DockyardError
 SETTINGS = Path(__file__).resolve().parent / "lab_settings"  # overrides.json: the news prompt off
 # a learner's JupyterLab has no teacher's tools: nbgrader's server extensions and its menu and sidebars are off
 LEARNER_CONFIG = Path(__file__).resolve().parent / "jupyter_learner"
+# the course runs offline: no news feed, no update check, nothing sent off this machine
+OFFLINE_ARGS = ("--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                f"--LabApp.app_settings_dir={SETTINGS}")
+# a teacher's server (`dockyard course formgrader`, the hub's formgrader service): formgrader's autograde button
+# answers with `dockyard grade`, and class reports and feedback pages are served sandboxed
+# (grader/course/teacher_ext.py); JupyterLab's Nbgrader > Formgrader panel frames this same server, so frames
+# of itself only: Jupyter Server's own default, said here because jupyterhub-singleuser's is 'none'
+TEACHER_ARGS = ("--ServerApp.jpserver_extensions=grader.course.teacher_ext=True",
+                '--ServerApp.tornado_settings={"headers": {"Content-Security-Policy": "frame-ancestors \'self\'"}}')
 
 
 def notebooks_dir() -> Path:
@@ -30,10 +39,7 @@ def notebooks_dir() -> Path:
 
 def lab_command(root: Path, port: int, open_browser: bool, *, as_root: bool | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=20",
-           # the course runs offline: no news feed, no update check, nothing sent off this machine
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           f"--LabApp.app_settings_dir={SETTINGS}"]
+           f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=20", *OFFLINE_ARGS]
     if not open_browser:
         cmd.append("--no-browser")
     if os.geteuid() == 0 if as_root is None else as_root:

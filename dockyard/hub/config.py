@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..lab import OFFLINE_ARGS, TEACHER_ARGS
 from .roster import Roster
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -35,15 +36,7 @@ apply(c, Path(__file__).resolve().parent)
 def formgrader_command(course: Path) -> list[str]:
     return [str(BIN / "jupyterhub-singleuser"), "--allow-root", f"--ServerApp.root_dir={course}",
             "--ServerApp.answer_yes=True",  # the hub's SIGINT stops it at once, without a prompt no one answers
-            # formgrader's autograde button answers with `dockyard grade`; reports and feedback pages served
-            # sandboxed (grader/course/teacher_ext.py), as in `dockyard course formgrader`
-            "--ServerApp.jpserver_extensions=grader.course.teacher_ext=True",
-            # JupyterLab's Nbgrader > Formgrader shows formgrader in a frame of this same service: Jupyter Server's
-            # own default ('self', as in `dockyard course formgrader`), not jupyterhub-singleuser's 'none', which
-            # leaves that panel saying "127.0.0.1 refused to connect"
-            '--ServerApp.tornado_settings={"headers": {"Content-Security-Policy": "frame-ancestors \'self\'"}}',
-            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            f"--LabApp.app_settings_dir={REPO / 'dockyard' / 'lab_settings'}"]  # no "Jupyter news?" prompt either
+            *TEACHER_ARGS, *OFFLINE_ARGS]  # as `dockyard course formgrader`
 
 
 def apply(c, hub_dir: Path) -> None:

@@ -26,6 +26,7 @@ import secrets
 from pathlib import Path
 
 from dockyard.errors import DockyardError
+from dockyard.uids import claimed_ids, process_uids, range_from_env, sub_id_ranges
 
 SCHEMA_VERSION = 1
 UID_RANGE = (1_990_100_000, 1_990_109_999)  # DOCKYARD_HUB_UIDS=FIRST-LAST overrides it
@@ -70,14 +71,7 @@ def check_name(name: str, host_names: set[str] | None = None) -> None:
 
 
 def uid_range() -> tuple[int, int]:
-    text = os.environ.get("DOCKYARD_HUB_UIDS")
-    if not text:
-        return UID_RANGE
-    first, _, last = text.partition("-")
-    lo, hi = int(first), int(last or first)
-    if not 1000 <= lo <= hi < 2**31 - 1:
-        raise ValueError(f"DOCKYARD_HUB_UIDS={text!r}: expected FIRST-LAST between 1000 and 2^31-2")
-    return lo, hi
+    return range_from_env("DOCKYARD_HUB_UIDS", UID_RANGE)
 
 
 def pick_uid(taken: set[int], claimed: set[int], lo_hi: tuple[int, int] | None = None) -> int:
@@ -134,8 +128,6 @@ class Roster:
         """Add ``name`` (or give them a new password); returns the member and the password in clear, once."""
         import pwd
 
-        from grader.course.kernel_user import _id_ranges, claimed_ids, process_uids
-
         if role not in ROLES:
             raise DockyardError(f"role {role!r} is not one of {', '.join(ROLES)}", "use --instructor or leave it out")
         check_name(name, {p.pw_name for p in pwd.getpwall()})
@@ -148,7 +140,7 @@ class Roster:
                 uid = int(old["uid"])
             else:
                 claimed = claimed_ids() | process_uids()
-                for lo, hi in _id_ranges("/etc/subuid") + _id_ranges("/etc/subgid"):
+                for lo, hi in sub_id_ranges():
                     claimed |= set(range(max(lo, uid_range()[0]), min(hi, uid_range()[1]) + 1))
                 uid = pick_uid({int(u["uid"]) for u in users.values()}, claimed)
             users[name] = {"role": role, "uid": uid, "password": hash_password(password)}

@@ -156,7 +156,7 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
         planned()
         return [outcomes[s] for s in everyone]
     stop = threading.Event()
-    run = _Run(course, lab, limits, stop, jobs=max(1, jobs))
+    run = GradingRun(course, lab, limits, stop, jobs=max(1, jobs))
     try:
         planned()
     except BaseException:
@@ -168,29 +168,29 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
     alone: list[tuple[str, str]] = []  # hand-ins whose host ports collided with another's: graded again, alone
     why: dict[str, str] = {}
 
-    def land(fut) -> None:
+    def take(fut) -> None:
         landed.add(id(fut))
         outcome = fut.result()
         if outcome.port_clash and run.jobs > 1:
-            _discard(outcome)
+            discard(outcome)
             alone.append((outcome.student, outcome.fingerprint))
             why[outcome.student] = "its host ports collided with another hand-in's"
             return
         if outcome.status == "failed" and not outcome.cells and run.jobs > 1:
             # nbgrader stopped before a single cell ran: not the hand-in's doing (its code never ran);
             # once more, alone, so that a grade never depends on what ran beside it
-            _discard(outcome)
+            discard(outcome)
             alone.append((outcome.student, outcome.fingerprint))
             why[outcome.student] = f"the first attempt failed before any cell ran: {outcome.message}"
             return
-        _land(course, outcome)
+        land(course, outcome)
         outcomes[outcome.student] = outcome
         if progress:
             progress(outcome)
 
     try:
         for fut in cf.as_completed(futures):
-            land(fut)
+            take(fut)
         # Every sandbox publishes ports on the same 127.0.0.1: two hand-ins that both ask for
         # host port 8080 cannot run at once. Whoever lost that race is graded again with
         # nothing else running, so a grade never depends on who was graded beside whom.
@@ -202,7 +202,7 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
             outcome = run.grade_one(student, fp)
             outcome.message += f" (graded again alone: {why[student]})"
             outcome.port_clash = False
-            _land(course, outcome)
+            land(course, outcome)
             outcomes[student] = outcome
             if progress:
                 progress(outcome)
@@ -213,7 +213,7 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
         pool.shutdown(wait=True, cancel_futures=True)
         for fut in futures:
             if id(fut) not in landed and fut.done() and not fut.cancelled() and fut.exception() is None:
-                land(fut)
+                take(fut)
         raise
     finally:
         pool.shutdown(wait=True)
@@ -221,7 +221,7 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
     return [outcomes[s] for s in everyone if s in outcomes]
 
 
-class _Run:
+class GradingRun:
     """What the worker threads of one ``grade_class`` call share: warm workers, a reaper, the template."""
 
     def __init__(self, course: Course, lab: str, limits: Limits, stop: threading.Event, jobs: int):
@@ -361,9 +361,9 @@ class _Run:
         return out
 
 
-def _discard(out: Outcome) -> None:
+def discard(out: Outcome) -> None:
     if out.workdir is not None:
-        _remove_work(out.workdir)
+        remove_work(out.workdir)
 
 
 TMP_PREFIX = "dockyard-grade-"
@@ -374,7 +374,7 @@ def _disks() -> Path:
     return dockyard_home() / ".grade-disks"  # not a sandbox name (no dots in those)
 
 
-def _remove_work(work: Path) -> None:
+def remove_work(work: Path) -> None:
     """A hand-in's folder and, when it has one, its disk: unmounted, loop device detached, image deleted."""
     mounts.remove_disk(_disks() / work.parent.name / f"{work.name}.img", work)
     shutil.rmtree(work, ignore_errors=True)
@@ -418,7 +418,7 @@ def _purge_sandboxes(tmp: Path) -> None:
                 sb.down(purge=True, keep_shared=True)
 
 
-def _land(course: Course, out: Outcome) -> None:
+def land(course: Course, out: Outcome) -> None:
     """Main thread only: copy the worker's files into the course, merge grades, write the status file."""
     work = out.workdir
     try:
@@ -444,7 +444,7 @@ def _land(course: Course, out: Outcome) -> None:
             tmp.write_text(json.dumps(out.to_json(), indent=1, default=str))
             tmp.replace(target)  # atomic: a crash leaves the old status or the new, never half
         if work is not None:
-            _remove_work(work)
+            remove_work(work)
 
 
 def _replace_tree(src: Path, dest: Path) -> None:

@@ -77,13 +77,13 @@ def grade_index(course: Course, lab: str, index: int, *, limits: Limits | None =
     if not force and is_current(course, lab, student):
         return None, 0
     fp = fingerprint(course.submitted(lab, student))
-    run = grading._Run(course, lab, limits, threading.Event(), jobs=1)
+    run = grading.GradingRun(course, lab, limits, threading.Event(), jobs=1)
     try:
         out = run.grade_one(student, fp)
         if out.status == "failed" and not out.cells and not out.merged and retries_left > 0:
             # nbgrader stopped before a single cell ran: not the hand-in's doing; Kubernetes
             # gives this index a fresh pod (dockyard grade grades it again alone)
-            grading._discard(out)
+            grading.discard(out)
             return out, RETRY_EXIT
         _keep(course, out)
         return out, 0
@@ -120,7 +120,7 @@ def _keep(course: Course, out: Outcome) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if work is not None:
-            grading._remove_work(work)
+            grading.remove_work(work)
 
 
 def load_pending(path: Path) -> Outcome:
@@ -148,13 +148,13 @@ def merge(course: Course, lab: str, *, wait: float = 0, poll: float = 5.0) -> li
     landed = []
     for path in sorted(p for p in pending.iterdir() if (p / OUTCOME).exists()) if pending.is_dir() else ():
         out = load_pending(path)
-        grading._land(course, out)  # copies, merges the grades, writes the status file, removes ``path``
+        grading.land(course, out)  # copies, merges the grades, writes the status file, removes ``path``
         landed.append(out)
     if wait:
         for student in waiting_for(course, lab):
             out = Outcome(student, lab, "failed", f"no result from its grading pod within {wait:g} s of the merge",
                           fingerprint=fingerprint(course.submitted(lab, student)))
-            grading._land(course, out)
+            grading.land(course, out)
             landed.append(out)
     return landed
 

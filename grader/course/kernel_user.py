@@ -45,6 +45,8 @@ import shutil
 import stat
 from pathlib import Path
 
+from dockyard.uids import claimed_ids, process_uids, range_from_env, sub_id_ranges, usable  # noqa: F401 (used here and by callers)
+
 UID_RANGE = (1_990_000_000, 1_990_000_999)  # DOCKYARD_KERNEL_UIDS=FIRST-LAST overrides it
 LOCKS = Path("/run/dockyard/kernel-uids")
 PRIVATE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable on a Debian host: a fresh tmpfs each
@@ -53,50 +55,7 @@ ENV = "DOCKYARD_KERNEL"  # the launcher's plan, as JSON in the kernel's environm
 
 # --- uids ------------------------------------------------------------------------------
 def uid_range() -> tuple[int, int]:
-    text = os.environ.get("DOCKYARD_KERNEL_UIDS")
-    if not text:
-        return UID_RANGE
-    first, _, last = text.partition("-")
-    lo, hi = int(first), int(last or first)
-    if not 1000 <= lo <= hi < 2**31 - 1:
-        raise ValueError(f"DOCKYARD_KERNEL_UIDS={text!r}: expected FIRST-LAST between 1000 and 2^31-2")
-    return lo, hi
-
-
-def _id_ranges(path: str) -> list[tuple[int, int]]:
-    """The ranges /etc/subuid or /etc/subgid hand out (name:start:count lines)."""
-    out = []
-    with contextlib.suppress(OSError):
-        for line in Path(path).read_text().splitlines():
-            parts = line.strip().split(":")
-            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-                out.append((int(parts[1]), int(parts[1]) + int(parts[2]) - 1))
-    return out
-
-
-def claimed_ids() -> set[int]:
-    """Uids and gids that /etc/passwd and /etc/group name."""
-    import grp
-    import pwd
-
-    return {p.pw_uid for p in pwd.getpwall()} | {p.pw_gid for p in pwd.getpwall()} | {g.gr_gid for g in grp.getgrall()}
-
-
-def process_uids() -> set[int]:
-    """The real, effective and saved uids of every running process."""
-    out = set()
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError):
-                for line in (d / "status").read_text().splitlines():
-                    if line.startswith("Uid:"):
-                        out.update(int(x) for x in line.split()[1:4])
-                        break
-    return out
-
-
-def usable(uid: int, claimed: set[int], ranges: list[tuple[int, int]], running: set[int]) -> bool:
-    return uid not in claimed and uid not in running and not any(lo <= uid <= hi for lo, hi in ranges)
+    return range_from_env("DOCKYARD_KERNEL_UIDS", UID_RANGE)
 
 
 class KernelUser:
@@ -111,7 +70,7 @@ class KernelUser:
         """The first free uid of the range: not claimed by the system, not running, not locked by another run."""
         lo, hi = uid_range()
         claimed = claimed_ids()
-        ranges = _id_ranges("/etc/subuid") + _id_ranges("/etc/subgid")
+        ranges = sub_id_ranges()
         running = process_uids()
         locks.mkdir(parents=True, exist_ok=True, mode=0o700)
         for uid in range(lo, hi + 1):

@@ -19,7 +19,7 @@ import secrets
 import subprocess
 
 from dockyard.errors import DockyardError
-from dockyard.lab import LEARNER_CONFIG, lab_command, serve
+from dockyard.lab import LEARNER_CONFIG, TEACHER_ARGS, lab_command, serve
 
 from .config import write_config
 from .layout import Course
@@ -28,9 +28,8 @@ from .layout import Course
 def server_command(course: Course, port: int, open_browser: bool, token: str) -> list[str]:
     base = [a for a in lab_command(course.root, port, open_browser) if not a.startswith("--ServerApp.port_retries=")]
     return [*base, f"--IdentityProvider.token={token}",
-            "--LabApp.default_url=/formgrader", "--ServerApp.port_retries=0",
-            # formgrader's autograde button answers with `dockyard grade` (grader/course/teacher_ext.py)
-            "--ServerApp.jpserver_extensions=grader.course.teacher_ext=True"]  # the URL printed is the one served
+            "--LabApp.default_url=/formgrader", "--ServerApp.port_retries=0",  # the URL printed is the one served
+            *TEACHER_ARGS]
 
 
 def server_env() -> dict[str, str]:

@@ -149,7 +149,7 @@ def test_graded_unchanged_hand_ins_are_skipped_without_starting_anything(course,
     def no_run(*_a, **_kw):
         raise AssertionError("nothing should be graded")
 
-    monkeypatch.setattr(grading, "_Run", no_run)
+    monkeypatch.setattr(grading, "GradingRun", no_run)
     seen = []
     got = grading.grade_class(course, LAB, progress=seen.append)
     assert [(o.student, o.skipped, o.score) for o in got] == [("ann", True, 3)]
@@ -222,26 +222,15 @@ def test_a_hand_in_whose_nbgrader_failed_before_any_cell_is_graded_again_alone(t
         (course.submitted("90-x", s) / "90-x.ipynb").write_text("{}")
     calls = []
 
-    class FakeRun:
-        def __init__(self, course, lab, limits, stop, jobs):
-            self.jobs = jobs
+    def grade_one(student, fp):
+        calls.append(student)
+        if student == "bob" and calls.count("bob") == 1:
+            return grading.Outcome(student, "90-x", "failed", "nbgrader autograde failed; no grades were saved",
+                                   fingerprint=fp)
+        return grading.Outcome(student, "90-x", "ok", "", fingerprint=fp, score=1.0, max_score=1.0,
+                               cells={"c": (1.0, 1.0)}, merged=True)
 
-        def grade_one(self, student, fp):
-            calls.append(student)
-            if student == "bob" and calls.count("bob") == 1:
-                return grading.Outcome(student, "90-x", "failed", "nbgrader autograde failed; no grades were saved",
-                                       fingerprint=fp)
-            return grading.Outcome(student, "90-x", "ok", "", fingerprint=fp, score=1.0, max_score=1.0,
-                                   cells={"c": (1.0, 1.0)}, merged=True)
-
-        def wait_for_teardowns(self):
-            pass
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(grading, "_Run", FakeRun)
-    monkeypatch.setattr(grading, "_land", lambda course, outcome: None)
+    fake_run(monkeypatch, grade_one)
     got = {o.student: o for o in grading.grade_class(course, "90-x", jobs=2)}
     assert calls.count("bob") == 2 and calls.count("ann") == 1
     assert got["bob"].status == "ok" and "graded again alone: the first attempt failed before any cell ran" in got["bob"].message
@@ -264,13 +253,26 @@ def test_plan_comes_once_before_any_progress_and_after_the_template(tmp_path, mo
                                   "fingerprint": grading.fingerprint(course.submitted("90-x", "ann"))}))
     events = []
 
+    fake_run(monkeypatch, lambda student, fp: grading.Outcome(student, "90-x", "ok", "", fingerprint=fp, seconds=1.0),
+             on_start=lambda: events.append("template"))
+    grading.grade_class(course, "90-x", jobs=2, plan=lambda total, todo: events.append(("plan", total, todo)),
+                        progress=lambda o: events.append((o.student, o.skipped)))
+    assert events[:3] == ["template", ("plan", 3, 2), ("ann", True)]
+    assert sorted(events[3:]) == [("bob", False), ("cy", False)]
+
+
+def fake_run(monkeypatch, grade_one, on_start=lambda: None):
+    """grading.GradingRun without sandboxes: ``grade_one(student, fingerprint)`` says what each hand-in gets;
+    nothing is landed in the course."""
+    from grader.course import grading
+
     class FakeRun:
         def __init__(self, course, lab, limits, stop, jobs):
             self.jobs = jobs
-            events.append("template")
+            on_start()
 
         def grade_one(self, student, fp):
-            return grading.Outcome(student, "90-x", "ok", "", fingerprint=fp, seconds=1.0)
+            return grade_one(student, fp)
 
         def wait_for_teardowns(self):
             pass
@@ -278,9 +280,5 @@ def test_plan_comes_once_before_any_progress_and_after_the_template(tmp_path, mo
         def close(self):
             pass
 
-    monkeypatch.setattr(grading, "_Run", FakeRun)
-    monkeypatch.setattr(grading, "_land", lambda course, outcome: None)
-    grading.grade_class(course, "90-x", jobs=2, plan=lambda total, todo: events.append(("plan", total, todo)),
-                        progress=lambda o: events.append((o.student, o.skipped)))
-    assert events[:3] == ["template", ("plan", 3, 2), ("ann", True)]
-    assert sorted(events[3:]) == [("bob", False), ("cy", False)]
+    monkeypatch.setattr(grading, "GradingRun", FakeRun)
+    monkeypatch.setattr(grading, "land", lambda course, outcome: None)

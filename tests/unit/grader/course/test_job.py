@@ -1,6 +1,6 @@
 """The Kubernetes Job's entrypoint without a daemon: index → hand-in, pending results, the one-writer merge.
 
-``grading._Run`` is replaced by a fake whose ``grade_one`` leaves what a real worker leaves (an
+``grading.GradingRun`` is replaced by a fake whose ``grade_one`` leaves what a real worker leaves (an
 autograded notebook, feedback, a private gradebook with the hand-in's grades); the real one is
 exercised by tests/integration/grader/test_k8s_job.py.
 """
@@ -22,7 +22,7 @@ GRADES = {"ann": (1.0, 2.0), "bob": (0.0, 2.0), "cy": (1.0, 0.0)}
 
 @pytest.fixture
 def fake_run(monkeypatch, tmp_path):
-    """grading._Run, minus sandboxes and nbgrader: grade_one leaves a worker's files in a temporary folder."""
+    """grading.GradingRun, minus sandboxes and nbgrader: grade_one leaves a worker's files in a temporary folder."""
     made = []
 
     class FakeRun:
@@ -52,8 +52,8 @@ def fake_run(monkeypatch, tmp_path):
         def close(self):
             self.closed = True
 
-    monkeypatch.setattr(grading, "_Run", FakeRun)
-    monkeypatch.setattr(grading, "_remove_work", lambda work: shutil.rmtree(work, ignore_errors=True))
+    monkeypatch.setattr(grading, "GradingRun", FakeRun)
+    monkeypatch.setattr(grading, "remove_work", lambda work: shutil.rmtree(work, ignore_errors=True))
     FakeRun.made = made
     return FakeRun
 

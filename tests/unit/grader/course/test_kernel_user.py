@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard import uids
 from grader.course import kernel_user as ku
 
 
@@ -76,7 +77,7 @@ def test_a_uid_is_usable_only_when_no_one_claims_runs_as_or_sub_allocates_it():
 def test_subuid_ranges_are_read(tmp_path):
     f = tmp_path / "subuid"
     f.write_text("ann:100000:65536\nbroken line\nbob:2000000000:10\n")
-    assert ku._id_ranges(str(f)) == [(100000, 165535), (2000000000, 2000000009)]
+    assert uids.id_ranges(str(f)) == [(100000, 165535), (2000000000, 2000000009)]
 
 
 def test_uid_range_from_the_environment(monkeypatch):

@@ -34,7 +34,8 @@ from dockyard import template  # noqa: E402
 from dockyard.sandbox import Sandbox  # noqa: E402
 from grader.course import gradebook, labnb  # noqa: E402
 from grader.course.grading import Limits, grade_class  # noqa: E402
-from grader.course.layout import Course, graded_labs, lab_dir  # noqa: E402
+from grader.catalog import graded_labs  # noqa: E402
+from grader.course.layout import Course, lab_dir  # noqa: E402
 from grader.course.release import release, tool_env  # noqa: E402
 
 

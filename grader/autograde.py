@@ -42,6 +42,7 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError
 
+from .catalog import spec_path
 from .result import ERROR, CheckResult
 from .spec import Lab, SpecError, load
 
@@ -56,11 +57,6 @@ class GraderError(Exception):
         return [f"GraderError: {self}"]
 
 
-def labs_root() -> Path:
-    env = os.environ.get("DOCKYARD_LABS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "labs"
-
-
 def _lab(name: str) -> Lab:
     if name not in _labs:
         _labs[name] = load_lab(name)
@@ -70,7 +66,7 @@ def _lab(name: str) -> Lab:
 def load_lab(name: str) -> Lab:
     """The lab's spec from the course's labs folder only: never a lesson's self-checks of the
     same name, never a lab.yaml in the student's folder (the current directory)."""
-    path = labs_root() / name / "lab.yaml"
+    path = spec_path(name)
     if not path.exists():
         raise GraderError(f"lab {name!r} cannot be loaded: no {path}")
     try:

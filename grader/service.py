@@ -43,7 +43,6 @@ from .result import Report
 
 LAB_NAME = re.compile(r"^[0-9]{2}(-[a-z0-9]+)*$|^[a-z][a-z0-9-]*$")
 MAX_REQUEST = 64 * 1024
-REPO = Path(__file__).resolve().parent.parent
 ENV = "DOCKYARD_CHECKS"
 
 
@@ -138,7 +137,7 @@ class CheckService:
             raise Refused("tasks must be a list of task names")
         prefer = "lab" if req.get("prefer") == "lab" else "lesson"
         submission = inside(sub, self.roots) if sub is not None else None
-        spec = load(find_lab(lab, labs_dir=REPO / "labs", prefer=prefer))
+        spec = load(find_lab(lab, prefer=prefer))
         with self._one:
             if req.get("record", True) is False:
                 return grade(spec, sandbox=self.box, submission=submission, only_tasks=tasks)
@@ -147,16 +146,17 @@ class CheckService:
     def award(self, req: dict) -> dict:
         """Run the checks a lab notebook's test cell names, in the learner's lab folder; points and lines."""
         from . import progress as store
+        from .catalog import spec_path
         from .session import GradingSession, select
         from .spec import load
 
         lab, ids = req.get("lab"), req.get("ids")
-        if not isinstance(lab, str) or not LAB_NAME.match(lab) or not (REPO / "labs" / lab / "lab.yaml").is_file():
+        if not isinstance(lab, str) or not LAB_NAME.match(lab) or not spec_path(lab).is_file():
             raise Refused(f"no graded lab called {lab!r}", "the test cells name their lab, e.g. 05-dockerfile")
         if not (isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids)):
             raise Refused("award() needs the task or check ids to run")
         folder = inside(req.get("submission") or "", self.roots)
-        spec = load(REPO / "labs" / lab / "lab.yaml")
+        spec = load(spec_path(lab))
         try:
             chosen = select(spec, ids)
         except ValueError as exc:

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from . import catalog
 from .checks import base
 from .errors import SpecError
 
@@ -225,31 +226,10 @@ def _parse_check(c, tid, registry, seen_ids, add) -> CheckSpec | None:
 
 
 def find_lab(name: str | Path, labs_dir: Path | None = None, prefer: str = "lesson") -> Path:
-    """A lab by path, by directory name (``05-dockerfile``) or by its number or topic (``05``, ``dockerfile``).
-
-    A lesson's self-checks (notebooks/checks/<NN-topic>.yaml) and a graded lab may share a
-    name: ``prefer`` says which one a bare name means ("lesson" in lesson notebooks, "lab"
-    for ``dockyard check`` and the pytest plugin).
-    """
-    p = Path(name)
-    if (p / "lab.yaml").exists() or (p.suffix in (".yaml", ".yml") and p.exists()):
-        return p
-    root = labs_dir or _labs_root()
-    lesson = root.parent / "notebooks" / "checks" / f"{name}.yaml"
-    matches = [d for d in sorted(root.glob("*")) if (d / "lab.yaml").exists()
-               and (d.name == str(name) or d.name.split("-", 1)[0] == str(name) or d.name.split("-", 1)[-1] == str(name))]
-    if prefer == "lab" and matches:
-        return matches[0]
-    if lesson.exists():
-        return lesson
-    if not matches:
-        available = ", ".join(d.name for d in sorted(root.glob("*")) if (d / "lab.yaml").exists()) or "none"
-        raise SpecError(root / str(name), [(None, f"no lab called {name!r} (labs here: {available})")])
-    return matches[0]
-
-
-def _labs_root() -> Path:
-    for candidate in (Path.cwd() / "labs", Path(__file__).resolve().parent.parent / "labs"):
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd() / "labs"
+    """A lab by path, by directory name (``05-dockerfile``) or by its number or topic (``05``, ``dockerfile``);
+    ``prefer`` says whether a bare name shared by a lesson's self-checks means the lesson or the lab
+    (:func:`grader.catalog.find`)."""
+    try:
+        return catalog.find(name, labs_dir, prefer)
+    except catalog.NoSuchLab as exc:
+        raise SpecError(exc.root / exc.name, [(None, f"no lab called {exc.name!r} (labs here: {exc.available})")]) from None

@@ -49,7 +49,8 @@ from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evi
 from .config import CELL_TIMEOUT, write_config
 from .isolation import KernelFence, Worker
 from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs, remove_tree
-from .layout import REPO, Course, labs_root
+from ..catalog import labs_root
+from .layout import REPO, Course
 from .release import tool_env
 from .worker import kernelspec
 

@@ -20,26 +20,16 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError
 
+from .. import catalog
+
 REPO = Path(__file__).resolve().parent.parent.parent
 
 
-def labs_root() -> Path:
-    env = os.environ.get("DOCKYARD_LABS")
-    return Path(env) if env else REPO / "labs"
-
-
-def graded_labs(root: Path | None = None) -> list[Path]:
-    root = root or labs_root()
-    return sorted(d for d in root.iterdir() if (d / "lab.yaml").exists() and (d / f"{d.name}.ipynb").exists())
-
-
 def lab_dir(name: str, root: Path | None = None) -> Path:
-    root = root or labs_root()
-    for d in graded_labs(root):
-        if name in (d.name, d.name.split("-", 1)[0], d.name.split("-", 1)[-1]):
-            return d
-    names = ", ".join(d.name for d in graded_labs(root)) or "none"
-    raise DockyardError(f"no graded lab called {name!r}", f"graded labs in {root}: {names}")
+    try:
+        return catalog.lab_dir(name, root)
+    except catalog.NoSuchLab as exc:
+        raise DockyardError(f"no graded lab called {name!r}", f"graded labs in {exc.root}: {exc.available}") from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dockyard.errors import DockyardError
 
 from . import labnb
 from .config import write_config
-from .layout import Course, graded_labs, lab_dir
+from ..catalog import graded_labs
+from .layout import Course, lab_dir
 
 NEVER_RELEASED = ("lab.yaml", "solution", "broken")
 

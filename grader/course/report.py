@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..spec import load
 from . import gradebook, labnb
-from .layout import Course, labs_root
+from ..catalog import labs_root
+from .layout import Course
 
 
 @dataclasses.dataclass(frozen=True)

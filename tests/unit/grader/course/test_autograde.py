@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import autograde
+from grader import autograde, catalog
 from tests.unit.grader.fakes import FakeContext, load_data
 
 FIXTURES = Path(__file__).resolve().parents[3] / "data" / "labs"
@@ -78,5 +78,5 @@ def test_the_lab_comes_from_the_course_not_the_students_folder(monkeypatch, tmp_
     fake.mkdir(parents=True)
     (fake / "lab.yaml").write_text("schema_version: 1\nid: 90-fixture\ntitle: easy\ntasks: []\n")
     monkeypatch.chdir(tmp_path)
-    assert autograde.labs_root() == FIXTURES
+    assert catalog.labs_root() == FIXTURES
     assert autograde._lab("90-fixture").title != "easy"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import yaml
 from . import network, procs
 from .daemon import log_tail
 from .errors import DaemonError, ResourceInUse
+from .locks import file_lock
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}  # flock alone does not serialize threads of one process
 
@@ -106,13 +106,8 @@ class Registry:
         """One start or stop at a time per registry, across threads and processes: the seed registry
         is shared, and two sandboxes coming up at once would otherwise both start it (one then dies
         on the taken port and leaves its pid in the pidfile, orphaning the one that listens)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with _THREAD_LOCKS.setdefault(str(self.dir), threading.Lock()), open(self.dir / "start.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with _THREAD_LOCKS.setdefault(str(self.dir), threading.Lock()), file_lock(self.dir / "start.lock"):
+            yield
 
     def start(self, timeout: float = 10) -> int:
         """Start it if it is not running; returns the PID."""

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from . import cgroups, daemon, mounts, network, procs
 from .config import LABEL, SandboxConfig, home as default_home
 from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
+from .locks import file_lock
 from .registry import HUB, Registry
 from .seal import Seal
 from .seed import RECIPES, SeedStore
@@ -125,15 +125,8 @@ class Sandbox:
             out["DOCKYARD_REGISTRY"] = f"127.0.0.1:{st['registry_port']}"
         return out
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.cfg.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.cfg.dir / "lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def _lock(self):
+        return file_lock(self.cfg.dir / "lock")
 
     # --- up ------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -238,9 +231,7 @@ class Sandbox:
             network.set_forwarding(cfg.bridge, False)
         else:
             # machine-wide: two sandboxes coming up at once (class grading) must not both pick the free subnet
-            cfg.home.mkdir(parents=True, exist_ok=True)
-            with open(cfg.home / "bridges.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with file_lock(cfg.home / "bridges.lock"):
                 subnet = cfg.subnet or network.choose_subnet(cfg.default_subnet_index, network.used_networks())
                 network.create_bridge(cfg.bridge, subnet)
         self._save_state(bridge=cfg.bridge, subnet=subnet,

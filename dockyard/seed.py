@@ -8,9 +8,7 @@ builds nothing; ``--reseed`` forces it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import io
 import json
@@ -20,10 +18,11 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from . import network, procs
 from .errors import SeedError, translate_docker_error
+from .locks import file_lock
 from .registry import Registry
 
 RECIPE_VERSION = "1"
@@ -113,15 +112,8 @@ class SeedStore:
                 out.append(r)
         return out
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "seed.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def lock(self):
+        return file_lock(self.dir / "seed.lock")
 
     def seed(self, client, force: bool = False, progress: Callable[[str], None] = print,
              step: Callable[[Recipe, float | None], None] | None = None) -> list[str]:

@@ -30,7 +30,6 @@ manifests beforehand); stop the builder and keep its layers.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -44,6 +43,7 @@ from typing import IO, Callable
 
 from .config import home as dockyard_home
 from .errors import DockyardError, translate_docker_error
+from .locks import file_lock
 from .progressbar import Phases, PullProgress, is_tty
 from .registry import Registry
 from .seed import RECIPES, SeedStore, recipe
@@ -91,8 +91,7 @@ def ensure(home: Path | None = None, progress: Callable[[str], None] = print,
         raise DockyardError(f"no seeded image {', '.join(unknown)} for a template", f"seeded images: {', '.join(ALL)}")
     tdir = template_dir(home, images)
     tdir.mkdir(parents=True, exist_ok=True)
-    with open(tdir / "lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    with file_lock(tdir / "lock"):
         root = tdir / "root"
         marker = tdir / "ready.json"
         try:

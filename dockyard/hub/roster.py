@@ -14,9 +14,7 @@ apart from the grading kernels' (:data:`grader.course.kernel_user.UID_RANGE`).
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import hmac
 import json
@@ -26,6 +24,7 @@ import secrets
 from pathlib import Path
 
 from dockyard.errors import DockyardError
+from dockyard.locks import file_lock
 from dockyard.uids import claimed_ids, process_uids, range_from_env, sub_id_ranges
 
 SCHEMA_VERSION = 1
@@ -89,12 +88,8 @@ class Roster:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    @contextlib.contextmanager
     def _locked(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.path.with_suffix(".lock"), "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            yield
+        return file_lock(self.path.with_suffix(".lock"), dir_mode=0o700)
 
     def _read(self) -> dict:
         try:

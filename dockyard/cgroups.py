@@ -18,6 +18,7 @@ ROOT = Path("/sys/fs/cgroup")
 V1_CAPPED = ("memory", "pids", "cpu")
 V2_WANTED = ("cpuset", "cpu", "io", "memory", "pids")
 CPU_PERIOD = 100_000
+UNLIMITED = "unlimited"  # how every reader here says "no limit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +61,8 @@ def _write(path: Path, value: str) -> None:
         ) from exc
 
 
-def _read(path: Path) -> str | None:
+def read_file(path: Path) -> str | None:
+    """A cgroup (or /proc) file's text, stripped; None when it cannot be read."""
     try:
         return path.read_text().strip()
     except OSError:
@@ -130,17 +132,17 @@ class SandboxCgroup:
         out = {"memory": None, "pids": None, "cpus": None}
         if h.version == 2:
             p = h.root / self.name
-            out["memory"] = _num(_read(p / "memory.max"))
-            out["pids"] = _num(_read(p / "pids.max"))
-            cpu = _read(p / "cpu.max")
+            out["memory"] = _num(read_file(p / "memory.max"))
+            out["pids"] = _num(read_file(p / "pids.max"))
+            cpu = read_file(p / "cpu.max")
             if cpu and not cpu.startswith("max"):
                 q, per = cpu.split()
                 out["cpus"] = int(q) / int(per)
         elif h.version == 1:
-            out["memory"] = _num(_read(h.root / "memory" / self.name / "memory.limit_in_bytes"))
-            out["pids"] = _num(_read(h.root / "pids" / self.name / "pids.max"))
-            q = _num(_read(h.root / "cpu" / self.name / "cpu.cfs_quota_us"))
-            per = _num(_read(h.root / "cpu" / self.name / "cpu.cfs_period_us"))
+            out["memory"] = _num(read_file(h.root / "memory" / self.name / "memory.limit_in_bytes"))
+            out["pids"] = _num(read_file(h.root / "pids" / self.name / "pids.max"))
+            q = _num(read_file(h.root / "cpu" / self.name / "cpu.cfs_quota_us"))
+            per = _num(read_file(h.root / "cpu" / self.name / "cpu.cfs_period_us"))
             if q and per and q > 0:
                 out["cpus"] = q / per
         return out
@@ -149,11 +151,11 @@ class SandboxCgroup:
         h = self.hierarchy
         if h.version == 2:
             p = h.root / self.name
-            return {"memory": _num(_read(p / "memory.current")), "pids": _num(_read(p / "pids.current"))}
+            return {"memory": _num(read_file(p / "memory.current")), "pids": _num(read_file(p / "pids.current"))}
         if h.version == 1:
             return {
-                "memory": _num(_read(h.root / "memory" / self.name / "memory.usage_in_bytes")),
-                "pids": _num(_read(h.root / "pids" / self.name / "pids.current")),
+                "memory": _num(read_file(h.root / "memory" / self.name / "memory.usage_in_bytes")),
+                "pids": _num(read_file(h.root / "pids" / self.name / "pids.current")),
             }
         return {"memory": None, "pids": None}
 
@@ -170,7 +172,7 @@ class SandboxCgroup:
         """PIDs in this cgroup, in any hierarchy."""
         out: set[int] = set()
         for path in self._all_dirs():
-            text = _read(path / "cgroup.procs") or ""
+            text = read_file(path / "cgroup.procs") or ""
             out.update(int(x) for x in text.split() if x.isdigit())
         return out
 
@@ -178,7 +180,7 @@ class SandboxCgroup:
         """How often a fork failed because this cgroup was at its pids cap."""
         h = self.hierarchy
         path = h.root / self.name / "pids.events" if h.version == 2 else h.root / "pids" / self.name / "pids.events"
-        for line in (_read(path) or "").splitlines():
+        for line in (read_file(path) or "").splitlines():
             key, _, value = line.partition(" ")
             if key == "max":
                 return int(value)
@@ -189,14 +191,14 @@ class SandboxCgroup:
         h = self.hierarchy
         path = h.root / self.name / "memory.events" if h.version == 2 else \
             h.root / "memory" / self.name / "memory.oom_control"
-        for line in (_read(path) or "").splitlines():
+        for line in (read_file(path) or "").splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill":
                 return int(value)
         # kernels before 4.13 have no oom_kill counter: a hit limit is the best evidence left
         if h.version == 1:
-            return 1 if (_num(_read(h.root / "memory" / self.name / "memory.failcnt")) or 0) > 0 and \
-                "under_oom 1" in (_read(path) or "") else 0
+            return 1 if (_num(read_file(h.root / "memory" / self.name / "memory.failcnt")) or 0) > 0 and \
+                "under_oom 1" in (read_file(path) or "") else 0
         return 0
 
     def _all_dirs(self) -> list[Path]:
@@ -237,11 +239,91 @@ def _mkdir(path: Path) -> None:
 
 
 def _num(text: str | None) -> int | None:
-    if text is None or text == "max":
+    """A cap for the sandbox's own view: a number, or None for no cap (absent or unlimited)."""
+    value = read_limit(text)
+    return None if value == UNLIMITED else value
+
+
+def read_limit(text: str | None):
+    """A limit from a cgroup file's text: an int, :data:`UNLIMITED` (v2's "max", v1's -1 or its huge
+    page-aligned "no limit"), or None when absent or unreadable."""
+    if text is None:
         return None
+    if text in ("max", "-1"):
+        return UNLIMITED
     try:
         value = int(text)
     except ValueError:
         return None
-    # v1 reports "no limit" as a huge page-aligned number
-    return None if value >= 2**62 else value
+    return UNLIMITED if value >= 2**62 else value  # v1 writes "no limit" as a huge page-aligned number
+
+
+def process_limits(proc_cgroup: str, root: Path = ROOT) -> dict:
+    """The limits the kernel enforces on a process, from the text of its /proc/<pid>/cgroup.
+
+    Keys are present only for files that could be read; a value is a number,
+    ``"unlimited"``, or for ``cpuset`` a string. ``files`` names what was read.
+    """
+    root = Path(root)
+    h = detect(root)
+    out: dict = {}
+    files: dict[str, str] = {}
+
+    def take(key, path, parse):
+        text = read_file(path)
+        if text is not None:
+            value = parse(text)
+            if value is not None:
+                out[key] = value
+                files[key] = str(path)
+
+    lines = [ln.split(":", 2) for ln in proc_cgroup.splitlines() if ln.count(":") >= 2]
+    if h.version == 2:
+        rel = next((p for hid, ctrls, p in lines if hid == "0" and ctrls == ""), None)
+        if rel is None:
+            return {"files": files}
+        d = root / rel.lstrip("/")
+        take("memory", d / "memory.max", read_limit)
+        take("pids", d / "pids.max", read_limit)
+        take("cpus", d / "cpu.max", _cpu_max)
+        take("cpu_weight", d / "cpu.weight", read_limit)
+        take("cpuset", d / "cpuset.cpus", lambda t: t or UNLIMITED)
+        swap = read_limit(read_file(d / "memory.swap.max"))
+        if "memory" in out and swap is not None:
+            both = UNLIMITED if UNLIMITED in (swap, out["memory"]) else out["memory"] + swap
+            out["memory_swap"], files["memory_swap"] = both, str(d / "memory.swap.max")
+    elif h.version == 1:
+        where = {}
+        for _hid, ctrls, p in lines:
+            for ctrl in ctrls.split(","):
+                if ctrl:
+                    where[ctrl] = (ctrls, p)
+
+        def file(ctrl, name):
+            if ctrl not in where:
+                return Path("/nonexistent")
+            ctrls, p = where[ctrl]
+            base = root / ctrl if (root / ctrl).is_dir() else root / ctrls
+            return base / p.lstrip("/") / name
+
+        take("memory", file("memory", "memory.limit_in_bytes"), read_limit)
+        take("memory_swap", file("memory", "memory.memsw.limit_in_bytes"), read_limit)
+        take("pids", file("pids", "pids.max"), read_limit)
+        take("cpu_shares", file("cpu", "cpu.shares"), read_limit)
+        take("cpuset", file("cpuset", "cpuset.cpus"), lambda t: t or UNLIMITED)
+        quota, period = read_limit(read_file(file("cpu", "cpu.cfs_quota_us"))), read_limit(read_file(file("cpu", "cpu.cfs_period_us")))
+        if quota is not None and period not in (None, UNLIMITED):
+            out["cpus"] = UNLIMITED if quota == UNLIMITED else quota / period
+            files["cpus"] = str(file("cpu", "cpu.cfs_quota_us"))
+    out["files"] = files
+    return out
+
+
+def _cpu_max(text: str):
+    quota, _, period = text.partition(" ")
+    if quota == "max":
+        return UNLIMITED
+    try:
+        return int(quota) / int(period or 100_000)
+    except ValueError:
+        return None

@@ -15,98 +15,11 @@ LIMIT_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--
 
 LIMIT_NAMES = {"memory": "memory limit", "memory_swap": "memory+swap limit", "cpus": "CPU limit",
                "pids": "process limit", "cpu_shares": "CPU share weight", "cpuset": "CPU set"}
-UNLIMITED = "unlimited"
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
-def _num(text: str | None):
-    """A limit from a cgroup file: int, UNLIMITED, or None when unreadable."""
-    if text is None:
-        return None
-    if text in ("max", "-1"):
-        return UNLIMITED
-    try:
-        value = int(text)
-    except ValueError:
-        return None
-    return UNLIMITED if value >= 2**62 else value  # v1 writes "no limit" as a huge page-aligned number
+UNLIMITED = cgroups.UNLIMITED
 
 
 def cgroup_limits(proc_cgroup: str, root: Path | None = None) -> dict:
-    """The limits the kernel enforces on a process, from the text of its /proc/<pid>/cgroup.
-
-    Keys are present only for files that could be read; a value is a number,
-    ``"unlimited"``, or for ``cpuset`` a string. ``files`` names what was read.
-    """
-    root = Path(root or CGROUP_ROOT)
-    h = cgroups.detect(root)
-    out: dict = {}
-    files: dict[str, str] = {}
-
-    def take(key, path, parse):
-        text = _read(path)
-        if text is not None:
-            value = parse(text)
-            if value is not None:
-                out[key] = value
-                files[key] = str(path)
-
-    lines = [ln.split(":", 2) for ln in proc_cgroup.splitlines() if ln.count(":") >= 2]
-    if h.version == 2:
-        rel = next((p for hid, ctrls, p in lines if hid == "0" and ctrls == ""), None)
-        if rel is None:
-            return {"files": files}
-        d = root / rel.lstrip("/")
-        take("memory", d / "memory.max", _num)
-        take("pids", d / "pids.max", _num)
-        take("cpus", d / "cpu.max", _cpu_max)
-        take("cpu_weight", d / "cpu.weight", _num)
-        take("cpuset", d / "cpuset.cpus", lambda t: t or UNLIMITED)
-        swap = _num(_read(d / "memory.swap.max"))
-        if "memory" in out and swap is not None:
-            both = UNLIMITED if UNLIMITED in (swap, out["memory"]) else out["memory"] + swap
-            out["memory_swap"], files["memory_swap"] = both, str(d / "memory.swap.max")
-    elif h.version == 1:
-        where = {}
-        for _hid, ctrls, p in lines:
-            for ctrl in ctrls.split(","):
-                if ctrl:
-                    where[ctrl] = (ctrls, p)
-
-        def file(ctrl, name):
-            if ctrl not in where:
-                return Path("/nonexistent")
-            ctrls, p = where[ctrl]
-            base = root / ctrl if (root / ctrl).is_dir() else root / ctrls
-            return base / p.lstrip("/") / name
-
-        take("memory", file("memory", "memory.limit_in_bytes"), _num)
-        take("memory_swap", file("memory", "memory.memsw.limit_in_bytes"), _num)
-        take("pids", file("pids", "pids.max"), _num)
-        take("cpu_shares", file("cpu", "cpu.shares"), _num)
-        take("cpuset", file("cpuset", "cpuset.cpus"), lambda t: t or UNLIMITED)
-        quota, period = _num(_read(file("cpu", "cpu.cfs_quota_us"))), _num(_read(file("cpu", "cpu.cfs_period_us")))
-        if quota is not None and period not in (None, UNLIMITED):
-            out["cpus"] = UNLIMITED if quota == UNLIMITED else quota / period
-            files["cpus"] = str(file("cpu", "cpu.cfs_quota_us"))
-    out["files"] = files
-    return out
-
-
-def _cpu_max(text: str):
-    quota, _, period = text.partition(" ")
-    if quota == "max":
-        return UNLIMITED
-    try:
-        return int(quota) / int(period or 100_000)
-    except ValueError:
-        return None
+    return cgroups.process_limits(proc_cgroup, root or CGROUP_ROOT)
 
 
 def shares_to_weight(shares: int) -> int:
@@ -179,7 +92,7 @@ def limits(ctx, name, memory=None, cpus=None, pids=None, cpu_shares=None, cpuset
     enforced: dict = {}
     pid = (ins.get("State") or {}).get("Pid")
     if pid and ins["State"].get("Running"):
-        text = _read(PROC / str(pid) / "cgroup")
+        text = cgroups.read_file(PROC / str(pid) / "cgroup")
         if text:
             enforced = cgroup_limits(text)
     if "cpu_weight" in enforced and "cpu_shares" not in enforced:

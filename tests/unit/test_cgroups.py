@@ -279,3 +279,10 @@ def test_oom_kills_and_pids_max_hits_v2(tmp_path):
     (tmp_path / "cg" / NAME / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
     (tmp_path / "cg" / NAME / "pids.events").write_text("max 3\n")
     assert (c.oom_kills(), c.pids_max_hits()) == (1, 3)
+
+
+def test_one_reader_says_unlimited_one_way_for_v1_and_v2():
+    assert [cgroups.read_limit(t) for t in ("max", "-1", str(2**63 - 4096), "4096", None, "x")] == \
+        [cgroups.UNLIMITED, cgroups.UNLIMITED, cgroups.UNLIMITED, 4096, None, None]
+    # the sandbox's own caps: "no cap" whether the file is missing or says unlimited
+    assert [cgroups._num(t) for t in ("max", "-1", None, "64")] == [None, None, None, 64]

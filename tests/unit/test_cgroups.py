@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard import cgroups
 from dockyard.cgroups import Hierarchy, SandboxCgroup, detect
 from dockyard.errors import CgroupError
 

@@ -107,10 +107,11 @@ def translate_docker_error(exc: Exception, doing: str) -> DockyardError:
             "(with --backend existing: start that daemon, or unset DOCKER_HOST)",
         )
     if isinstance(exc, docker.errors.ImageNotFound):
+        from .seed import seeded_names
+
         return ImageNotFound(
             f"{doing}: image not found ({exc.explanation or exc}).",
-            "list the images this sandbox holds with: docker image ls "
-            "(base images: busybox, debian:bookworm-slim, python:3.11-slim, node:18-slim)",
+            f"list the images this sandbox holds with: docker image ls (base images: {seeded_names()})",
             status=404,
         )
     if isinstance(exc, docker.errors.NotFound):

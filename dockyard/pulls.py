@@ -12,6 +12,7 @@ import time
 
 from .errors import DockyardError, translate_docker_error
 from .progressbar import Pace, PullProgress, fmt_time, is_tty, set_text, tqdm_bar
+from .seed import seeded_names
 
 
 def in_notebook() -> bool:
@@ -101,7 +102,7 @@ def pull_one(client, ref: str, view=None, clock=time.monotonic) -> PullProgress:
             if seen.error:
                 raise DockyardError(f"docker pull {ref} failed: {seen.error}",
                                     "check the name and tag: `docker images` lists what is here; the base images "
-                                    "are busybox, debian:bookworm-slim, python:3.11-slim and node:18-slim")
+                                    f"are {seeded_names()}")
             now = clock()
             if now - last >= 0.1:  # hundreds of events a second: redraw ten times a second
                 view.update(seen, now - t0, Pace.left(seen.fraction(), now - t0, None))

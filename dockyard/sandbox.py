@@ -528,7 +528,7 @@ class ExistingSandbox(Sandbox):
 
 def _remove_objects(client, label: str | None, progress: Progress) -> dict:
     """Remove containers, networks, volumes, images and build cache (only ``label``ed ones if set)."""
-    seeded = {r.name if ":" in r.name else r.name + ":latest" for r in RECIPES}
+    seeded = {r.ref.canonical() for r in RECIPES}
     filt = {"label": label} if label else {}
     done = {"containers": 0, "networks": 0, "volumes": 0, "images": 0}
     try:

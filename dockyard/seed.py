@@ -22,6 +22,7 @@ from typing import Callable
 
 from . import network, procs
 from .errors import SeedError, translate_docker_error
+from .imageref import ImageRef
 from .locks import file_lock
 from .registry import Registry
 
@@ -46,12 +47,16 @@ class Recipe:
     changes: tuple[str, ...] = ()
 
     @property
+    def ref(self) -> ImageRef:
+        return ImageRef.parse(self.name)
+
+    @property
     def repo(self) -> str:
-        return "library/" + self.name.split(":")[0]
+        return self.ref.hub_path
 
     @property
     def tag(self) -> str:
-        return self.name.split(":")[1] if ":" in self.name else "latest"
+        return self.ref.tag_or_latest
 
     @property
     def key(self) -> str:
@@ -78,10 +83,16 @@ RECIPES: tuple[Recipe, ...] = (
 
 
 def recipe(name: str) -> Recipe:
+    want = ImageRef.parse(name).canonical()
     for r in RECIPES:
-        if r.name == name or r.name + ":latest" == name:
+        if r.ref.canonical() == want:
             return r
     raise KeyError(name)
+
+
+def seeded_names() -> str:
+    """The base images every sandbox holds offline, for messages: "busybox, debian:bookworm-slim, ..."."""
+    return ", ".join(r.name for r in RECIPES)
 
 
 class SeedStore:

@@ -14,6 +14,7 @@ from pathlib import Path
 from dockyard import cgroups
 from dockyard.config import human_size
 from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound
+from dockyard.imageref import ImageRef
 
 from .base import Failed, Param, check, fail, ok
 
@@ -191,20 +192,13 @@ def hostname(ctx, name, equals):
                 hint=f"set it when creating the container: docker run --hostname {equals} ...", hostname=actual)
 
 
-def _ref(ref: str) -> str:
-    ref = re.sub(r"^(docker\.io/)?(library/)?", "", ref)
-    if "@" not in ref and ":" not in ref.rsplit("/", 1)[-1]:
-        ref += ":latest"
-    return ref
-
-
 @check("container.image", name=NAME,
        equals=Param(str, doc="image reference, e.g. web:1.0 (an implicit :latest is allowed)"))
 def image(ctx, name, equals):
     """The container runs the expected image."""
     ins = _inspect(ctx, name)
     cname, actual = _cname(ins, name), ins["Config"].get("Image") or ""
-    if _ref(actual) == _ref(equals):
+    if ImageRef.parse(actual).canonical() == ImageRef.parse(equals).canonical():
         return ok(f"container {cname} runs image {actual}", image=actual)
     try:  # started by id, or by another tag of the same image
         if ctx.image(equals)["Id"] == ins.get("Image"):

@@ -18,6 +18,7 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 from dockerfile_parse.util import get_key_val_dictionary
 
+from dockyard.imageref import ImageRef
 from dockyard.seed import RECIPES
 
 from .base import Failed, Param, check, fail, ok
@@ -149,28 +150,16 @@ def _stage_vars(stage: Stage) -> dict:
 
 # --- base images ----------------------------------------------------------------------------
 
-def _norm(ref: str) -> tuple[str, str | None]:
-    """('python', '3.11-slim') for docker.io/library/python:3.11-slim; tag None when not written."""
-    ref = ref.split("@")[0]
-    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-    ref = ref.removeprefix("library/")
-    repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
-    return repo, tag or None
-
-
 def available_bases() -> list[str]:
     """The base images every sandbox holds offline (the seed recipes)."""
     return [r.name for r in RECIPES]
 
 
 def _is_available(ref: str) -> bool:
-    repo, tag = _norm(ref)
-    host = repo.split("/", 1)[0]
-    if ref == "scratch" or ("/" in repo and (host.startswith(("localhost", "127.0.0.1")))):
+    r = ImageRef.parse(ref)
+    if ref == "scratch" or (r.registry or "").startswith(("localhost", "127.0.0.1")):
         return True  # a sandbox's own registry: cannot be judged without a daemon
-    return any((_norm(name)[0], _norm(name)[1] or "latest") == (repo, tag or "latest") for name in available_bases())
+    return any(ImageRef.parse(name).same_repo_and_tag(r) for name in available_bases())
 
 
 def _offline_hint() -> str:
@@ -202,11 +191,11 @@ def base_image(ctx, path="Dockerfile", allowed=(), require_tag=True):
         ev["built_from_stage"] = parent.name
     else:
         external = final.base
-        repo, tag = _norm(final.base)
-        if require_tag and tag is None and "@" not in final.base and final.base != "scratch":
+        base = ImageRef.parse(final.base)
+        if require_tag and base.tag is None and base.digest is None and final.base != "scratch":
             return fail(f"FROM {final.base} has no tag, so Docker uses {final.base}:latest; expected a pinned tag "
                         f"({from_line.quote()})", reason="untagged",
-                        hint=f"name the version, e.g. `FROM {_suggest(repo)}`: an untagged image changes "
+                        hint=f"name the version, e.g. `FROM {_suggest(base.name)}`: an untagged image changes "
                              f"under you when a new `latest` is published", **ev)
         if allowed and not any(_allowed(final.base, a) for a in allowed):
             return fail(f"the final stage is FROM {final.base}; expected one of: {', '.join(allowed)}",
@@ -222,15 +211,14 @@ def base_image(ctx, path="Dockerfile", allowed=(), require_tag=True):
 
 
 def _allowed(base: str, entry: str) -> bool:
-    repo, tag = _norm(base)
-    arepo, atag = _norm(entry)
-    return repo == arepo and (atag is None or (tag or "latest") == atag)
+    b, a = ImageRef.parse(base), ImageRef.parse(entry)
+    return b.name == a.name and (a.tag is None or b.tag_or_latest == a.tag)
 
 
 def _suggest(repo: str) -> str:
     for name in available_bases():
-        if _norm(name)[0] == repo:
-            return name if ":" in name else name + ":latest"
+        if ImageRef.parse(name).name == repo:
+            return ImageRef.parse(name).canonical()
     return repo + ":<version>"
 
 

@@ -268,6 +268,55 @@ def _configured_ns(hc: dict, kind: str) -> tuple[str, str | None]:
     return "private", None
 
 
+def _ns_peers(ctx, kind: str, cname: str, with_container: str | None, peer_id: str | None) -> list[tuple]:
+    """(name, identity) of the container it must share with and of the one it is configured to share with."""
+    peers = []
+    for ref in dict.fromkeys(r for r in (with_container, peer_id) if r):
+        try:
+            other = ctx.container(ref)
+        except ContainerNotFound:
+            if ref == with_container:
+                raise Failed(fail(f"container {with_container} (to share the {kind} namespace with) does not exist",
+                                  reason="missing", hint=f"start {with_container} first, then {cname} with "
+                                                         f"{NS_FLAGS[kind]} container:{with_container}")) from None
+            continue
+        if ref == with_container and not other["State"].get("Running"):
+            raise Failed(_not_running(ctx, other, with_container, f"sharing its {kind} namespace"))
+        pid = other["State"].get("Pid")
+        peers.append((_cname(other, ref), ns_identity(pid, kind) if pid else None))
+    return peers
+
+
+def _ns_observed(configured: str, ident: str | None, host: str | None, peers: list[tuple]) -> tuple:
+    """(host|shared|private, the identity or "unknown", the peer it is shared with): from the kernel's links,
+    or from the configuration when they cannot be read (not root, or /proc not ours)."""
+    if ident is None:
+        return configured, "unknown", (peers[-1][0] if configured == "shared" and peers else None)
+    shared_with = next((n for n, i in peers if i == ident), None)
+    return ("host" if ident == host else "shared" if shared_with else "private"), ident, shared_with
+
+
+def _ns_wanted(kind: str, mode: str, cname: str, configured: str, asked: str, host: str | None,
+               target: str) -> tuple[str, str]:
+    """What was expected, and the hint for the learner, by what went wrong."""
+    flag = NS_FLAGS[kind]
+    if mode == "shared":
+        return f"shared with {target}", f"start {cname} with {flag} container:{target}"
+    if mode == "host":
+        return (f"host ({host})" if host else "host"), f"start {cname} with {flag} host"
+    if configured != "private" and kind == "cgroup":
+        return "private", f"start {cname} with --cgroupns private (private is the default only on cgroup v2 hosts)"
+    if configured != "private" and kind == "user":
+        return "private", ("a container gets its own user namespace only when the daemon runs with --userns-remap "
+                           "(a daemon setting, not a docker run flag)")
+    if configured != "private":
+        return "private", (f"remove {flag} {asked} from the docker run command: "
+                           f"a container gets its own {kind} namespace by default")
+    return "private", (f"{cname} asks for its own {kind} namespace ({flag} {asked or 'default'}) but the kernel "
+                       f"shows another one" + (": a private user namespace needs dockerd --userns-remap"
+                                               if kind == "user" else ""))
+
+
 @check("container.namespace", name=NAME,
        kind=Param(str, doc="pid, net, ipc, uts, user or cgroup", choices=("pid", "net", "ipc", "uts", "user", "cgroup")),
        mode=Param(str, doc="host, private or shared", choices=("host", "private", "shared")),
@@ -281,58 +330,20 @@ def namespace(ctx, name, kind, mode, with_container=None):
     cname, hc = _cname(ins, name), ins.get("HostConfig") or {}
     _running(ctx, ins, name, f"checking its {kind} namespace")
     configured, peer_id = _configured_ns(hc, kind)
-    ident = ns_identity(ins["State"]["Pid"], kind)
-    host = ns_identity("self", kind)
-    peers = []  # (name, identity): the container it must share with, and the one it is configured to share with
-    for ref in dict.fromkeys(r for r in (with_container, peer_id) if r):
-        try:
-            other = ctx.container(ref)
-        except ContainerNotFound:
-            if ref == with_container:
-                return fail(f"container {with_container} (to share the {kind} namespace with) does not exist",
-                            reason="missing", hint=f"start {with_container} first, then {cname} with "
-                                                   f"{NS_FLAGS[kind]} container:{with_container}")
-            continue
-        if ref == with_container and not other["State"].get("Running"):
-            return _not_running(ctx, other, with_container, f"sharing its {kind} namespace")
-        pid = other["State"].get("Pid")
-        peers.append((_cname(other, ref), ns_identity(pid, kind) if pid else None))
+    ident, host = ns_identity(ins["State"]["Pid"], kind), ns_identity("self", kind)
+    peers = _ns_peers(ctx, kind, cname, with_container, peer_id)  # raises Failed: a peer missing or stopped
     peer = peers[0] if peers else None
-    if ident is None:  # not root, or /proc not ours: trust the configuration
-        actual, real = configured, "unknown"
-        shared_with = peers[-1][0] if configured == "shared" and peers else None
-    else:
-        real = ident
-        shared_with = next((n for n, i in peers if i == ident), None)
-        actual = "host" if ident == host else "shared" if shared_with else "private"
+    actual, real, shared_with = _ns_observed(configured, ident, host, peers)
     evidence = {"configured": hc.get(NS_FIELDS[kind]) or "", "identity": ident, "host_identity": host,
                 "peer": peer[0] if peer else None, "peer_identity": peer[1] if peer else None}
     if actual == mode and (mode != "shared" or not with_container or shared_with == peer[0]):
         text = f"shared with {shared_with}" if actual == "shared" else actual
         return ok(f"{kind} namespace of {cname} is {text} ({real})", **evidence)
     have = f"shared with {shared_with}" if actual == "shared" else actual
-    if mode == "shared":
-        target = with_container or (peer[0] if peer else "another container")
-        want = f"shared with {target}" + (f" ({peer[1]})" if peer and peer[1] else "")
-        hint = f"start {cname} with {NS_FLAGS[kind]} container:{target}"
-    elif mode == "host":
-        want, hint = f"host ({host})" if host else "host", f"start {cname} with {NS_FLAGS[kind]} host"
-    elif configured != "private" and kind == "cgroup":
-        want = "private"
-        hint = f"start {cname} with --cgroupns private (private is the default only on cgroup v2 hosts)"
-    elif configured != "private" and kind == "user":
-        want = "private"
-        hint = ("a container gets its own user namespace only when the daemon runs with --userns-remap "
-                "(a daemon setting, not a docker run flag)")
-    elif configured != "private":
-        want = "private"
-        hint = (f"remove {NS_FLAGS[kind]} {hc.get(NS_FIELDS[kind])} from the docker run command: "
-                f"a container gets its own {kind} namespace by default")
-    else:
-        want = "private"
-        hint = (f"{cname} asks for its own {kind} namespace ({NS_FLAGS[kind]} {hc.get(NS_FIELDS[kind]) or 'default'})"
-                f" but the kernel shows another one" + (": a private user namespace needs dockerd --userns-remap"
-                                                         if kind == "user" else ""))
+    target = with_container or (peer[0] if peer else "another container")
+    want, hint = _ns_wanted(kind, mode, cname, configured, hc.get(NS_FIELDS[kind]) or "", host, target)
+    if mode == "shared" and peer and peer[1]:
+        want += f" ({peer[1]})"
     return fail(f"{kind} namespace of {cname} is {have} ({real}); expected {want}", reason=actual,
                 hint=hint + " (namespaces are fixed when a container is created: docker rm -f it and run it again)",
                 **evidence)

@@ -72,6 +72,50 @@ def _show(key: str, v) -> str:
     return str(v)
 
 
+def _wanted_limits(memory, cpus, pids, cpu_shares, cpuset, memory_swap) -> dict:
+    """The limits asked for, in the readers' units (bytes, CPUs, UNLIMITED); only those given."""
+    wanted = {"memory": parse_size(memory) if memory is not None else None,
+              "memory_swap": None if memory_swap is None else (UNLIMITED if str(memory_swap) == "-1"
+                                                               else parse_size(memory_swap)),
+              "cpus": cpus, "pids": pids, "cpu_shares": cpu_shares, "cpuset": cpuset}
+    return {k: v for k, v in wanted.items() if v is not None}
+
+
+def _enforced_limits(ins: dict) -> dict:
+    """What the kernel enforces on the running container ({} when it is not running)."""
+    state = ins.get("State") or {}
+    text = cgroups.read_file(PROC / str(state["Pid"]) / "cgroup") if state.get("Pid") and state.get("Running") else None
+    enforced = cgroup_limits(text) if text else {}
+    if "cpu_weight" in enforced and "cpu_shares" not in enforced:
+        enforced["cpu_shares"] = enforced["cpu_weight"]  # compared against the converted shares
+    return enforced
+
+
+def _limit_problem(key: str, want, have, enforced: dict) -> tuple[str, str] | None:
+    """(reason, message) for one limit: not set, set to another value, or set but not what the cgroup enforces."""
+    label, real = LIMIT_NAMES[key], enforced.get(key)
+    if key == "cpu_shares" and "cpu_weight" in enforced and isinstance(have, int):
+        real = have if enforced["cpu_weight"] == shares_to_weight(have) else f"cpu.weight {enforced['cpu_weight']}"
+    if have is None:
+        return "no_limit", f"no {label} is set; expected {_show(key, want)}"
+    if not _same(key, have, want):
+        also = f" (the cgroup enforces {_show(key, real)})" if key in enforced and not _same(key, real, have) else ""
+        return "wrong_value", f"{label} is {_show(key, have)}{also}; expected {_show(key, want)}"
+    if key in enforced and not _same(key, real, want):
+        shown = real if isinstance(real, str) and real.startswith("cpu.weight") else _show(key, real)
+        return "not_enforced", (f"{label} is configured as {_show(key, have)} but its cgroup enforces {shown} "
+                                f"({enforced['files'].get(key, '?')}); expected {_show(key, want)}")
+    return None
+
+
+def _limits_hint(cname: str, reason: str, bad_keys: list[str], given: dict) -> str:
+    if reason == "not_enforced":
+        return (f"Docker recorded the limit but the kernel does not apply it: restart the container "
+                f"(docker restart {cname}); if that does not help, run dockyard status to see the cgroup controllers")
+    flags = " ".join(f"{LIMIT_FLAGS[k]} {given[k]}" for k in bad_keys)
+    return f"set it when creating the container: docker run {flags} ... (or change it in place: docker update {flags} {cname})"
+
+
 @check("container.limits", name=NAME,
        memory=Param((str, int), default=None, doc="e.g. 64m"), cpus=Param(float, default=None, doc="e.g. 0.5"),
        pids=Param(int, default=None, doc="--pids-limit"), cpu_shares=Param(int, default=None),
@@ -79,41 +123,15 @@ def _show(key: str, v) -> str:
        memory_swap=Param((str, int), default=None, doc="memory + swap, e.g. 64m; -1 for unlimited"))
 def limits(ctx, name, memory=None, cpus=None, pids=None, cpu_shares=None, cpuset=None, memory_swap=None):
     """The container has the expected resource limits, enforced by its cgroup."""
-    wanted = {"memory": parse_size(memory) if memory is not None else None,
-              "memory_swap": None if memory_swap is None else (UNLIMITED if str(memory_swap) == "-1"
-                                                               else parse_size(memory_swap)),
-              "cpus": cpus, "pids": pids, "cpu_shares": cpu_shares, "cpuset": cpuset}
+    wanted = _wanted_limits(memory, cpus, pids, cpu_shares, cpuset, memory_swap)
     given = {"memory": memory, "memory_swap": memory_swap, "cpus": cpus, "pids": pids, "cpu_shares": cpu_shares,
              "cpuset": cpuset}
-    wanted = {k: v for k, v in wanted.items() if v is not None}
     ins = _inspect(ctx, name)
     cname = _cname(ins, name)
     configured = _configured_limits(ins.get("HostConfig") or {})
-    enforced: dict = {}
-    pid = (ins.get("State") or {}).get("Pid")
-    if pid and ins["State"].get("Running"):
-        text = cgroups.read_file(PROC / str(pid) / "cgroup")
-        if text:
-            enforced = cgroup_limits(text)
-    if "cpu_weight" in enforced and "cpu_shares" not in enforced:
-        enforced["cpu_shares"] = enforced["cpu_weight"]  # compared below against the converted shares
-    problems: list[tuple[str, str, str]] = []  # (reason, key, message)
-    for key, want in wanted.items():
-        have, label = configured[key], LIMIT_NAMES[key]
-        real = enforced.get(key)
-        if key == "cpu_shares" and "cpu_weight" in enforced and isinstance(have, int):
-            real = have if enforced["cpu_weight"] == shares_to_weight(have) else f"cpu.weight {enforced['cpu_weight']}"
-        if have is None:
-            problems.append(("no_limit", key, f"no {label} is set; expected {_show(key, want)}"))
-        elif not _same(key, have, want):
-            differs = key in enforced and not _same(key, real, have)
-            also = f" (the cgroup enforces {_show(key, real)})" if differs else ""
-            problems.append(("wrong_value", key, f"{label} is {_show(key, have)}{also}; expected {_show(key, want)}"))
-        elif key in enforced and not _same(key, real, want):
-            shown = real if isinstance(real, str) and real.startswith("cpu.weight") else _show(key, real)
-            problems.append(("not_enforced", key, f"{label} is configured as {_show(key, have)} but its cgroup "
-                                                  f"enforces {shown} ({enforced['files'].get(key, '?')}); "
-                                                  f"expected {_show(key, want)}"))
+    enforced = _enforced_limits(ins)
+    problems = [(p[0], key, p[1]) for key, want in wanted.items()
+                if (p := _limit_problem(key, want, configured[key], enforced))]
     evidence = {"configured": {k: configured[k] for k in wanted},
                 "enforced": {k: enforced.get(k) for k in wanted} if enforced else "not read (container not running)",
                 "cgroup_files": {k: enforced.get("files", {}).get(k) for k in wanted} if enforced else {}}
@@ -121,14 +139,8 @@ def limits(ctx, name, memory=None, cpus=None, pids=None, cpu_shares=None, cpuset
         shown = ", ".join(f"{LIMIT_NAMES[k]} {_show(k, configured[k])}" for k in wanted)
         how = " (enforced by its cgroup)" if enforced else " (configured; not running, so the cgroup was not read)"
         return ok(f"container {cname}: {shown}{how}", **evidence)
-    reason, key, _ = problems[0]
-    if reason == "not_enforced":
-        hint = (f"Docker recorded the limit but the kernel does not apply it: restart the container "
-                f"(docker restart {cname}); if that does not help, run dockyard status to see the cgroup controllers")
-    else:
-        flags = " ".join(f"{LIMIT_FLAGS[k]} {given[k]}" for _r, k, _m in problems if _r != "not_enforced")
-        hint = (f"set it when creating the container: docker run {flags} ... "
-                f"(or change it in place: docker update {flags} {cname})")
+    reason = problems[0][0]
+    hint = _limits_hint(cname, reason, [k for r, k, _m in problems if r != "not_enforced"], given)
     return fail(f"container {cname}: " + "; ".join(m for _r, _k, m in problems), reason=reason, hint=hint, **evidence)
 
 

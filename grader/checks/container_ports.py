@@ -68,6 +68,50 @@ def _http_probe(port: int, path: str, deadline: float) -> tuple[int | None, str]
         time.sleep(0.25)
 
 
+def _not_published(ins: dict, cname: str, key: str, container_port: int, host_port: int | None,
+                   everything: list, evidence: dict):
+    """Why the port has no binding: published the wrong way round (-p CONTAINER:HOST), only exposed, or not at all."""
+    protocol = key.split("/")[1]
+    want_host = f"{host_port}" if host_port else "HOST"
+    rev = [b for b in everything if b[2] == str(container_port) and b[0] != key]
+    rev.sort(key=lambda b: b[0] != f"{host_port}/{protocol}")
+    if rev:
+        k, _ip, hp = rev[0]
+        return fail(f"container port {key} of {cname} is not published; instead host port {hp} is mapped to "
+                    f"container port {k} (-p {hp}:{k.split('/')[0]})", reason="reversed", **evidence,
+                    hint=f"-p HOST:CONTAINER; you wrote it the other way round: use -p {want_host}:{container_port}")
+    exposed = key in ((ins.get("NetworkSettings") or {}).get("Ports") or {}) or \
+        key in (ins["Config"].get("ExposedPorts") or {})
+    return fail(f"container port {key} of {cname} is not published" + (" (it is only exposed)" if exposed else "")
+                + f"; published: {', '.join(evidence['bindings']) or 'nothing'}", reason="not_published",
+                hint=f"ports are published when the container is created: docker rm -f {cname}, then "
+                     f"docker run -p {want_host}:{container_port} ...", **evidence)
+
+
+def _probe_http(ctx, cname: str, key: str, container_port: int, hp: str, path: str, expect_status: int,
+                deadline: float, evidence: dict):
+    url = f"http://127.0.0.1:{hp}{path}"
+    status, body = _http_probe(int(hp), path, deadline)
+    evidence.update(url=url, status=status, body=body[:300])
+    if status is None:
+        return fail(f"GET {url} got no answer ({body}); expected HTTP {expect_status}", reason="no_answer",
+                    **evidence, hint=_listen_hint(ctx, cname, container_port))
+    if status != expect_status:
+        return fail(f"GET {url} answered HTTP {status}; expected {expect_status}", reason="wrong_status",
+                    hint=f"the server runs but does not serve {path} as expected: check its files and "
+                         f"docker logs {cname}", **evidence)
+    return ok(f"GET {url} answered HTTP {status} (container port {key})", **evidence)
+
+
+def _probe_tcp(ctx, cname: str, key: str, container_port: int, hp: str, deadline: float, evidence: dict):
+    alive, how = _tcp_probe(int(hp), deadline)
+    evidence["detail"] = how
+    if not alive:
+        return fail(f"127.0.0.1:{hp} (container port {key}) does not answer: {how}; expected a server there",
+                    reason="no_answer", hint=_listen_hint(ctx, cname, container_port), **evidence)
+    return ok(f"127.0.0.1:{hp} answers (container port {key}; {how})", **evidence)
+
+
 @check("container.port", name=NAME, container_port=Param(int, doc="the port inside the container"),
        host_port=Param(int, default=None, doc="the host port it must be published on (default: any)"),
        protocol=Param(str, default="tcp"), probe=Param(str, default="tcp", doc="tcp, http or none", choices=("tcp", "http", "none")),
@@ -81,23 +125,8 @@ def port(ctx, name, container_port, host_port=None, protocol="tcp", probe="tcp",
                       (ins.get("HostConfig") or {}).get("PortBindings"), key)
     everything = _all_bindings(ins)
     evidence = {"bindings": sorted({f"{h or '*'}:{p or 'random'}->{k}" for k, h, p in everything})}
-    want_host = f"{host_port}" if host_port else "HOST"
     if not binds:
-        rev = [b for b in everything if b[2] == str(container_port) and b[0] != key]
-        rev.sort(key=lambda b: b[0] != f"{host_port}/{protocol}")
-        if rev:
-            k, _ip, hp = rev[0]
-            return fail(f"container port {key} of {cname} is not published; instead host port {hp} is mapped to "
-                        f"container port {k} (-p {hp}:{k.split('/')[0]})", reason="reversed", **evidence,
-                        hint=f"-p HOST:CONTAINER; you wrote it the other way round: "
-                             f"use -p {want_host}:{container_port}")
-        exposed = key in ((ins.get("NetworkSettings") or {}).get("Ports") or {}) or \
-            key in (ins["Config"].get("ExposedPorts") or {})
-        return fail(f"container port {key} of {cname} is not published"
-                    + (" (it is only exposed)" if exposed else "")
-                    + f"; published: {', '.join(evidence['bindings']) or 'nothing'}", reason="not_published",
-                    hint=f"ports are published when the container is created: docker rm -f {cname}, then "
-                         f"docker run -p {want_host}:{container_port} ...", **evidence)
+        return _not_published(ins, cname, key, container_port, host_port, everything, evidence)
     if host_port and not any(hp == str(host_port) for _ip, hp in binds):
         have = ", ".join(hp or "a random port" for _ip, hp in binds)
         return fail(f"container port {key} of {cname} is published on host port {have}; expected host port {host_port}",
@@ -115,23 +144,8 @@ def port(ctx, name, container_port, host_port=None, protocol="tcp", probe="tcp",
     deadline = time.monotonic() + PROBE_BUDGET
     evidence.update(host_port=int(hp), probe=probe)
     if probe == "http":
-        url = f"http://127.0.0.1:{hp}{path}"
-        status, body = _http_probe(int(hp), path, deadline)
-        evidence.update(url=url, status=status, body=body[:300])
-        if status is None:
-            return fail(f"GET {url} got no answer ({body}); expected HTTP {expect_status}", reason="no_answer",
-                        **evidence, hint=_listen_hint(ctx, cname, container_port))
-        if status != expect_status:
-            return fail(f"GET {url} answered HTTP {status}; expected {expect_status}", reason="wrong_status",
-                        hint=f"the server runs but does not serve {path} as expected: check its files and "
-                             f"docker logs {cname}", **evidence)
-        return ok(f"GET {url} answered HTTP {status} (container port {key})", **evidence)
-    alive, how = _tcp_probe(int(hp), deadline)
-    evidence["detail"] = how
-    if not alive:
-        return fail(f"127.0.0.1:{hp} (container port {key}) does not answer: {how}; expected a server there",
-                    reason="no_answer", hint=_listen_hint(ctx, cname, container_port), **evidence)
-    return ok(f"127.0.0.1:{hp} answers (container port {key}; {how})", **evidence)
+        return _probe_http(ctx, cname, key, container_port, hp, path, expect_status, deadline, evidence)
+    return _probe_tcp(ctx, cname, key, container_port, hp, deadline, evidence)
 
 
 def _listen_hint(ctx, cname: str, container_port: int) -> str:

@@ -1,0 +1,92 @@
+"""The named steps the hardest checks are made of, each on its own (the checks' end-to-end cases are in
+test_container_checks.py)."""
+
+from __future__ import annotations
+
+from grader.checks import container as c
+
+
+# --- container.namespace ------------------------------------------------------------------------
+def test_the_observed_namespace_comes_from_the_kernels_links_when_readable():
+    peers = [("db", "net:[2]")]
+    assert c._ns_observed("private", "net:[1]", "net:[1]", peers) == ("host", "net:[1]", None)
+    assert c._ns_observed("private", "net:[2]", "net:[1]", peers) == ("shared", "net:[2]", "db")
+    assert c._ns_observed("shared", "net:[3]", "net:[1]", peers) == ("private", "net:[3]", None)
+
+
+def test_without_the_links_the_configuration_is_trusted():
+    assert c._ns_observed("shared", None, None, [("db", None)]) == ("shared", "unknown", "db")
+    assert c._ns_observed("host", None, None, []) == ("host", "unknown", None)
+
+
+def test_the_hint_depends_on_what_was_asked_and_what_went_wrong():
+    want, hint = c._ns_wanted("net", "shared", "web", "private", "", None, "db")
+    assert want == "shared with db" and "--network container:db" in hint
+    want, hint = c._ns_wanted("pid", "host", "web", "private", "", "pid:[1]", "x")
+    assert want == "host (pid:[1])" and "--pid host" in hint
+    assert "--cgroupns private" in c._ns_wanted("cgroup", "private", "web", "host", "host", None, "x")[1]
+    assert "--userns-remap" in c._ns_wanted("user", "private", "web", "host", "host", None, "x")[1]
+    assert "remove --ipc host" in c._ns_wanted("ipc", "private", "web", "host", "host", None, "x")[1]
+    assert "but the kernel shows another one" in c._ns_wanted("uts", "private", "web", "private", "", None, "x")[1]
+
+
+# --- container.limits ----------------------------------------------------------------------------
+def test_a_limit_not_set_set_otherwise_or_not_enforced_is_told_apart():
+    from grader.checks import container_limits as L
+
+    mib = 1024 * 1024
+    assert L._limit_problem("memory", 64 * mib, None, {})[0] == "no_limit"
+    assert L._limit_problem("memory", 64 * mib, 64 * mib + 100, {}) is None  # whole pages
+    reason, text = L._limit_problem("pids", 50, 100, {"pids": 100, "files": {}})
+    assert reason == "wrong_value" and "process limit is 100" in text
+    reason, text = L._limit_problem("pids", 50, 50, {"pids": L.UNLIMITED, "files": {"pids": "/x/pids.max"}})
+    assert reason == "not_enforced" and "/x/pids.max" in text
+    # cgroup v2 enforces --cpu-shares as cpu.weight: the converted value is the same limit
+    assert L._limit_problem("cpu_shares", 512, 512, {"cpu_weight": L.shares_to_weight(512), "files": {}}) is None
+
+
+def test_the_limits_hint_gives_the_flags_of_what_is_wrong():
+    from grader.checks import container_limits as L
+
+    hint = L._limits_hint("web", "wrong_value", ["memory", "pids"], {"memory": "64m", "pids": 50})
+    assert "docker run --memory 64m --pids-limit 50" in hint and "docker update --memory 64m --pids-limit 50 web" in hint
+    assert "docker restart web" in L._limits_hint("web", "not_enforced", [], {})
+    assert L._wanted_limits("64m", None, None, None, None, "-1") == {"memory": 64 * 1024 * 1024,
+                                                                      "memory_swap": L.UNLIMITED}
+
+
+# --- container.port ------------------------------------------------------------------------------
+def _ins(ports=None, exposed=None):
+    return {"NetworkSettings": {"Ports": ports or {}}, "Config": {"ExposedPorts": exposed or {}}}
+
+
+def test_a_port_published_the_wrong_way_round_is_named_as_such():
+    from grader.checks import container_ports as P
+
+    everything = [("18080/tcp", "127.0.0.1", "8080")]  # -p 8080:18080 when 18080:8080 was meant
+    o = P._not_published(_ins(), "web", "8080/tcp", 8080, 18080, everything, {"bindings": []})
+    assert o.reason == "reversed" and "-p 18080:8080" in o.hint
+
+
+def test_an_only_exposed_port_is_told_from_one_never_mentioned():
+    from grader.checks import container_ports as P
+
+    o = P._not_published(_ins(exposed={"8080/tcp": {}}), "web", "8080/tcp", 8080, None, [], {"bindings": []})
+    assert o.reason == "not_published" and "(it is only exposed)" in o.message and "-p HOST:8080" in o.hint
+    o = P._not_published(_ins(), "web", "8080/tcp", 8080, None, [], {"bindings": []})
+    assert "only exposed" not in o.message and "published: nothing" in o.message
+
+
+def test_a_tcp_probe_of_a_closed_port_fails_with_the_listen_hint(monkeypatch):
+    import socket
+    import time
+
+    from grader.checks import container_ports as P
+
+    with socket.socket() as s:  # a port of 127.0.0.1 that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+
+    monkeypatch.setattr(P, "_log_tail", lambda ctx, name, lines=5: "listening on 127.0.0.1:8080")
+    o = P._probe_tcp(None, "web", "8080/tcp", 8080, str(free), time.monotonic() + 0.5, {})
+    assert not o.passed and o.reason == "no_answer" and "0.0.0.0" in o.hint and "listening on 127.0.0.1" in o.hint

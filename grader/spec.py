@@ -117,11 +117,8 @@ def load(path: str | Path) -> Lab:
     return parse(doc, file)
 
 
-def parse(doc: Any, file: Path) -> Lab:
-    problems: list[tuple[int | None, str]] = []
-    add = problems.append
-    if not isinstance(doc, dict):
-        raise SpecError(file, [(None, "the top level must be a mapping with schema_version, id, title and tasks")])
+def _check_top(doc: dict, add) -> None:
+    """Known top-level keys, a supported schema_version, an id and a title."""
     for key in doc:
         if key not in TOP_KEYS:
             add((_line(doc, key), f"unknown key {key!r} (allowed: {', '.join(sorted(TOP_KEYS))})"))
@@ -133,46 +130,65 @@ def parse(doc: Any, file: Path) -> Lab:
     for key in ("id", "title"):
         if not isinstance(doc.get(key), str) or not doc.get(key):
             add((_line(doc, key), f"missing or empty field {key!r} (a string)"))
-    settings = doc.get("settings") or {}
+
+
+def _check_settings(settings, add) -> None:
     for key, value in (settings.items() if isinstance(settings, dict) else []):
         if key not in SETTINGS:
             add((_line(settings, key), f"unknown setting {key!r} (allowed: {', '.join(sorted(SETTINGS))})"))
         elif not isinstance(value, SETTINGS[key]):
             add((_line(settings, key), f"setting {key!r} has the wrong type: {value!r}"))
+
+
+def _parse_task(t, number: int, doc: dict, registry, seen_ids: set[str], add) -> Task | None:
+    if not isinstance(t, dict):
+        add((_line(doc, "tasks"), f"a task must be a mapping, not {t!r}"))
+        return None
+    for key in t:
+        if key not in TASK_KEYS:
+            add((_line(t, key), f"unknown key {key!r} in a task (allowed: {', '.join(sorted(TASK_KEYS))})"))
+    tid = t.get("id")
+    if not isinstance(tid, str) or not tid:
+        add((_line(t), "task without an 'id'"))
+        tid = f"task{number}"
+    checks = [spec for c in t.get("checks") or [] if (spec := _parse_check(c, tid, registry, seen_ids, add))]
+    if not t.get("checks"):
+        add((_line(t), f"task {tid!r} has no checks"))
+    return Task(tid, str(t.get("title") or tid), tuple(checks))
+
+
+def _submission_base(doc: dict, file: Path, add) -> Path | None:
+    sub = doc.get("submission") or {}
+    if not isinstance(sub, dict):
+        add((_line(doc, "submission"), "'submission' must be a mapping, e.g. {base: starter}"))
+        return None
+    if sub.get("base") is None:
+        return None
+    base_dir = file.parent / str(sub["base"])
+    if not base_dir.is_dir():
+        add((_line(sub, "base"), f"submission base {sub['base']!r} is not a directory next to lab.yaml"))
+    return base_dir
+
+
+def parse(doc: Any, file: Path) -> Lab:
+    """A lab from its YAML document; every problem found at once, with its line, in one SpecError."""
+    problems: list[tuple[int | None, str]] = []
+    add = problems.append
+    if not isinstance(doc, dict):
+        raise SpecError(file, [(None, "the top level must be a mapping with schema_version, id, title and tasks")])
+    _check_top(doc, add)
+    settings = doc.get("settings") or {}
+    _check_settings(settings, add)
     tasks_doc = doc.get("tasks")
-    tasks: list[Task] = []
-    seen_ids: set[str] = set()
-    registry = base.load_all()
     if not isinstance(tasks_doc, list) or not tasks_doc:
         add((_line(doc, "tasks"), "missing field 'tasks' (a list of tasks, each with id, title and checks)"))
         tasks_doc = []
+    registry, seen_ids, tasks = base.load_all(), set(), []
     for t in tasks_doc:
-        if not isinstance(t, dict):
-            add((_line(doc, "tasks"), f"a task must be a mapping, not {t!r}"))
-            continue
-        for key in t:
-            if key not in TASK_KEYS:
-                add((_line(t, key), f"unknown key {key!r} in a task (allowed: {', '.join(sorted(TASK_KEYS))})"))
-        tid = t.get("id")
-        if not isinstance(tid, str) or not tid:
-            add((_line(t), "task without an 'id'"))
-            tid = f"task{len(tasks) + 1}"
-        checks = []
-        for c in t.get("checks") or []:
-            spec = _parse_check(c, tid, registry, seen_ids, add)
-            if spec:
-                checks.append(spec)
-        if not t.get("checks"):
-            add((_line(t), f"task {tid!r} has no checks"))
-        tasks.append(Task(tid, str(t.get("title") or tid), tuple(checks)))
-    sub = doc.get("submission") or {}
-    base_dir = None
-    if not isinstance(sub, dict):
-        add((_line(doc, "submission"), "'submission' must be a mapping, e.g. {base: starter}"))
-    elif sub.get("base") is not None:
-        base_dir = file.parent / str(sub["base"])
-        if not base_dir.is_dir():
-            add((_line(sub, "base"), f"submission base {sub['base']!r} is not a directory next to lab.yaml"))
+        task = _parse_task(t, len(tasks) + 1, doc, registry, seen_ids, add)
+        if task:
+            tasks.append(task)
+    base_dir = _submission_base(doc, file, add)
     if problems:
         raise SpecError(file, problems)
     return Lab(id=doc["id"], title=doc["title"], path=file.parent, tasks=tuple(tasks),

@@ -90,3 +90,34 @@ def test_a_tcp_probe_of_a_closed_port_fails_with_the_listen_hint(monkeypatch):
     monkeypatch.setattr(P, "_log_tail", lambda ctx, name, lines=5: "listening on 127.0.0.1:8080")
     o = P._probe_tcp(None, "web", "8080/tcp", 8080, str(free), time.monotonic() + 0.5, {})
     assert not o.passed and o.reason == "no_answer" and "0.0.0.0" in o.hint and "listening on 127.0.0.1" in o.hint
+
+
+# --- spec.parse ----------------------------------------------------------------------------------
+def _problems(step, *args):
+    found = []
+    step(*args, found.append)
+    return [text for _line, text in found]
+
+
+def test_the_top_level_is_checked_for_keys_version_id_and_title():
+    from grader import spec
+
+    got = _problems(spec._check_top, {"schema_version": 7, "id": "", "titel": "x"})
+    assert any("unknown key 'titel'" in t for t in got) and any("schema_version 7" in t for t in got)
+    assert any("'id'" in t for t in got) and any("'title'" in t for t in got)
+    assert _problems(spec._check_top, {"schema_version": 1, "id": "a", "title": "b"}) == []
+
+
+def test_settings_tasks_and_the_submission_base_each_report_their_own_problems(tmp_path):
+    from grader import spec
+
+    assert any("unknown setting 'speed'" in t for t in _problems(spec._check_settings, {"speed": 1}))
+    found = []
+    task = spec._parse_task({"title": "no id"}, 3, {}, {}, set(), found.append)
+    assert task.id == "task3" and [t for _l, t in found] == ["task without an 'id'", "task 'task3' has no checks"]
+    assert spec._parse_task("oops", 1, {}, {}, set(), found.append) is None
+    (tmp_path / "starter").mkdir()
+    assert spec._submission_base({"submission": {"base": "starter"}}, tmp_path / "lab.yaml", found.append) == \
+        tmp_path / "starter"
+    assert any("not a directory" in t for t in _problems(
+        lambda add: spec._submission_base({"submission": {"base": "gone"}}, tmp_path / "lab.yaml", add)))

@@ -121,3 +121,33 @@ def test_settings_tasks_and_the_submission_base_each_report_their_own_problems(t
         tmp_path / "starter"
     assert any("not a directory" in t for t in _problems(
         lambda add: spec._submission_base({"submission": {"base": "gone"}}, tmp_path / "lab.yaml", add)))
+
+
+# --- container.mount -----------------------------------------------------------------------------
+def test_tmpfs_mounts_are_counted_though_inspect_lists_them_apart():
+    ins = {"Mounts": [{"Type": "volume", "Destination": "/data", "Name": "notes"}],
+           "HostConfig": {"Tmpfs": {"/tmp": "rw,size=64m", "/cache": "ro"}}}
+    got = {m["Destination"]: (m["Type"], m["RW"]) for m in c._mounts(ins)}
+    assert got == {"/data": ("volume", None), "/tmp": ("tmpfs", True), "/cache": ("tmpfs", False)}
+
+
+def test_the_flag_asked_for_is_what_the_hints_show():
+    assert c._mount_flag("volume", "/data", "notes", None, True) == "-v notes:/data:ro"
+    assert c._mount_flag("tmpfs", "/tmp", None, None, True) == "--tmpfs /tmp"
+    assert c._mount_flag(None, "/x", None, None, None) == "-v SOURCE:/x"
+
+
+def test_a_mount_problem_names_type_source_and_mode_in_that_order(tmp_path):
+    class Ctx:
+        def path(self, rel):
+            return tmp_path / rel
+
+    (tmp_path / "config").mkdir()
+    bind = {"Type": "bind", "Source": str(tmp_path / "config"), "RW": True}
+    assert c._mount_problem(Ctx(), bind, "volume", "notes", None, None, "-v notes:/c")[0] == "wrong_type"
+    assert c._mount_problem(Ctx(), bind, "bind", None, "./config", None, "-v ./config:/c") is None
+    assert c._mount_problem(Ctx(), bind, "bind", None, "other", None, "-v other:/c")[0] == "wrong_source"
+    assert c._mount_problem(Ctx(), bind, "bind", None, "config", True, "-v config:/c:ro")[0] == "writable"
+    vol = {"Type": "volume", "Name": "a" * 64, "RW": False}
+    assert c._mount_problem(Ctx(), vol, "volume", "notes", None, None, "-v notes:/d")[0] == "wrong_source"
+    assert c._mount_problem(Ctx(), {**vol, "Name": "notes"}, "volume", "notes", None, False, "")[0] == "read_only"

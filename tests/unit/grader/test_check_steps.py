@@ -127,7 +127,7 @@ def test_settings_tasks_and_the_submission_base_each_report_their_own_problems(t
 def test_tmpfs_mounts_are_counted_though_inspect_lists_them_apart():
     ins = {"Mounts": [{"Type": "volume", "Destination": "/data", "Name": "notes"}],
            "HostConfig": {"Tmpfs": {"/tmp": "rw,size=64m", "/cache": "ro"}}}
-    got = {m["Destination"]: (m["Type"], m["RW"]) for m in c._mounts(ins)}
+    got = {m["Destination"]: (m["Type"], m.get("RW")) for m in c._mounts(ins)}
     assert got == {"/data": ("volume", None), "/tmp": ("tmpfs", True), "/cache": ("tmpfs", False)}
 
 

@@ -21,10 +21,8 @@ from .conftest import make_sandbox
 
 def test_up_is_idempotent(sandbox):
     pid = sandbox.daemon_pid()
-    t0 = time.monotonic()
     sandbox.up(progress=print)
     assert sandbox.daemon_pid() == pid, "a second up must not restart a healthy daemon"
-    assert time.monotonic() - t0 < 5
     assert ping(sandbox.cfg.socket)
 
 

@@ -120,7 +120,7 @@ class GradingSession:
         return self._run(chosen, progress)
 
     def _run(self, chosen, progress) -> list[CheckResult]:
-        ctx = self.context()  # it inspects afresh at every call: a rebuilt or retagged image is seen as it is now
+        self.context()  # it inspects afresh at every call: a rebuilt or retagged image is seen as it is now
         out = []
         for task, spec in chosen:
             result = self.check(task, spec)

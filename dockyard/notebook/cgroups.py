@@ -137,6 +137,9 @@ def container_cgroups(name: str) -> Table:
 def sandbox_caps() -> Table:
     """The caps of the sandbox's parent cgroup, and what all its containers use now."""
     box = sandbox()
+    if box.backend != "private":
+        return Table([("(a daemon Dockyard did not start)", "its own", "")],
+                     ["resource", "cap of the whole sandbox", "in use now"])
     caps, used = box.cgroup.limits(), box.cgroup.usage()
     return Table([("memory", mib(caps["memory"]) if caps["memory"] else "none",
                    mib(used["memory"]) if used["memory"] is not None else "?"),

@@ -73,7 +73,7 @@ CELLS = [
     # a check, graded by the service in the grader's process
     """
     import grader
-    report = grader.check("01-namespaces", task="hostname", widget=False)
+    report = grader.check("01-namespaces", task="pid-shared", widget=False)
     seen["check"] = [report.lab, report.total > 0, [r.id for r in report.results]]
     try:
         grader.check("../../etc", widget=False)

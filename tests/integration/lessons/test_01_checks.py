@@ -18,11 +18,13 @@ from .helpers import docker, assert_all_pass, assert_fails
 
 LAB = "01-namespaces"
 NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "01-namespaces.ipynb"
-NAMES = ["try-pidpeer", "ns-a", "try-web", "try-sidecar", "try-uts", "try-cgns"]
+NAMES = ["try-pidpeer", "ns-a", "try-web", "try-sidecar", "try-cgns", "try-cgns-host", "try-mnt", "ipc-owner",
+         "try-ipc", "try-user"]
 
 
 @pytest.fixture
 def box(sandbox, tracked):
+    tracked["volumes"].append("try-data")
     return helpers.without(sandbox, tracked, NAMES)
 
 
@@ -109,29 +111,81 @@ def test_web_server_that_went_to_the_background_fails_with_the_lessons_hint(box)
     assert_fails(r["sidecar-net-shared"], "missing", "there is no container named try-sidecar")
 
 
-# --- 3. try-uts ----------------------------------------------------------------------------
-def test_hostname_solution_passes(box):
-    docker(box, "docker run -d --name try-uts --hostname dockyard-lab busybox sleep 3600")
-    assert_all_pass(grade(box, "hostname"))
-
-
-def test_default_hostname_fails_quoting_both_names(box):
-    cid = docker(box, "docker run -d --name try-uts busybox sleep 3600").strip()
-    r = grade(box, "hostname")
-    assert_fails(r["uts-hostname"], "wrong_value", f"'{cid[:12]}'", "expected 'dockyard-lab'",
-                 hint="--hostname dockyard-lab")
-    assert_fails(r["uts-hostname-inside"], "missing_output", "dockyard-lab", cid[:12])
-
-
-# --- 4. try-cgns (the outline's "six namespaces") ------------------------------------------
-def test_cgroupns_solution_passes(box):
+# --- 3. try-cgns + try-cgns-host (the outline's "six namespaces") ----------------------------
+def test_cgroupns_both_ways_passes(box):
     docker(box, "docker run -d --name try-cgns --cgroupns=private busybox sleep 3600")
+    docker(box, "docker run -d --name try-cgns-host --cgroupns=host busybox sleep 3600")
     assert_all_pass(grade(box, "cgroup-ns"))
 
 
-def test_host_cgroupns_fails_with_the_lessons_hint(box):
-    docker(box, "docker run -d --name try-cgns --cgroupns=host busybox sleep 3600")
+def test_cgroupns_left_to_the_default_fails_on_either_cgroup_version(box):
+    """The default is private on v2 and host on v1: without the flags one of the pair is always wrong."""
+    docker(box, "docker run -d --name try-cgns busybox sleep 3600")
+    docker(box, "docker run -d --name try-cgns-host busybox sleep 3600")
     r = grade(box, "cgroup-ns")
     assert r["cgns-running"].passed
-    assert_fails(r["cgns-private"], "host", "cgroup namespace of try-cgns is host", "expected private",
-                 hint="--cgroupns=private")
+    v2 = box.client.info().get("CgroupVersion") == "2"
+    wrong, have = ("try-cgns-host", "private") if v2 else ("try-cgns", "host")
+    assert_fails(r["cgns-both-ways"], have, f"cgroup namespace of {wrong} is {have}", hint="--cgroupns")
+    assert "depends on the host" in r["cgns-both-ways"].hint
+
+
+def test_cgroupns_swapped_fails(box):
+    docker(box, "docker run -d --name try-cgns --cgroupns=host busybox sleep 3600")
+    docker(box, "docker run -d --name try-cgns-host --cgroupns=private busybox sleep 3600")
+    r = grade(box, "cgroup-ns")
+    assert_fails(r["cgns-both-ways"], "host", "cgroup namespace of try-cgns is host", "expected private",
+                 hint="--cgroupns private")
+
+
+# --- 4. try-mnt (the outline's "mnt maps the host's storage") -------------------------------
+def test_mnt_volume_solution_passes(box):
+    docker(box, "docker run -d --name try-mnt -v try-data:/data:ro busybox sleep 3600")
+    assert_all_pass(grade(box, "mnt-volume"))
+
+
+def test_mnt_volume_writable_fails_with_ro_hint(box):
+    docker(box, "docker run -d --name try-mnt -v try-data:/data busybox sleep 3600")
+    r = grade(box, "mnt-volume")
+    assert r["mnt-running"].passed
+    assert not r["mnt-data-volume"].passed and r["mnt-data-volume"].status == "failed"
+    assert ":ro" in r["mnt-data-volume"].hint
+
+
+def test_mnt_without_a_mount_fails(box):
+    docker(box, "docker run -d --name try-mnt busybox sleep 3600")
+    r = grade(box, "mnt-volume")
+    assert_fails(r["mnt-data-volume"], "missing", "nothing is mounted at /data in try-mnt", hint="-v try-data:/data:ro")
+
+
+# --- 5. try-ipc (the outline's "ipc shares memory between containers") ----------------------
+def test_ipc_solution_passes(box):
+    docker(box, "docker run -d --name ipc-owner --ipc=shareable debian:bookworm-slim sleep 3600")
+    docker(box, "docker run -d --name try-ipc --ipc container:ipc-owner debian:bookworm-slim sleep 3600")
+    assert_all_pass(grade(box, "ipc-shared"))
+
+
+def test_ipc_in_its_own_namespace_fails(box):
+    docker(box, "docker run -d --name ipc-owner --ipc=shareable debian:bookworm-slim sleep 3600")
+    docker(box, "docker run -d --name try-ipc debian:bookworm-slim sleep 3600")
+    r = grade(box, "ipc-shared")
+    assert r["ipc-running"].passed
+    assert_fails(r["ipc-ns-shared"], "private", "ipc namespace of try-ipc is private", "expected shared with ipc-owner",
+                 hint="--ipc container:ipc-owner")
+
+
+# --- 6. try-user (the outline's "user namespaces map user rights") --------------------------
+def test_user_solution_passes(box):
+    docker(box, "docker run -d --name try-user --user 65534 busybox sleep 3600")
+    assert_all_pass(grade(box, "user"))
+
+
+def test_user_left_as_root_fails_with_the_lessons_hint(box):
+    docker(box, "docker run -d --name try-user busybox sleep 3600")
+    r = grade(box, "user")
+    assert_fails(r["user-uid-inside"], "wrong_exit_code", "exited with 1; expected 0", hint="--user 65534")
+    assert r["user-ns-host"].passed   # root inside, in the host's user namespace: root on the host
+
+
+def test_every_task_of_the_spec_is_a_try_it_of_the_lesson():
+    assert sorted(helpers.notebook_check_tasks(LAB)) == sorted(helpers.spec_task_ids(LAB))

@@ -18,10 +18,11 @@ import grader
 from . import helpers
 from .helpers import docker, assert_all_pass, assert_fails
 from dockyard import cgroups
+from dockyard.notebook.cgroups import disks
 
 LAB = "02-cgroups"
 NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "02-cgroups.ipynb"
-NAMES = ["try-mem", "try-cpu", "try-shares"]
+NAMES = ["try-mem", "try-cpu", "try-shares", "try-io", "try-nonet"]
 MiB = 2**20
 
 
@@ -140,3 +141,41 @@ def test_shares_pinned_to_the_wrong_cpu_fails(box):
     r = grade(box, "try-shares")
     assert r["try-shares-running"].passed
     assert_fails(r["try-shares-limits"], "wrong_value", "CPU set is 1; expected 0", hint="--cpuset-cpus 0")
+
+
+# --- 4. try-io (the outline's "Storage: blkio") ------------------------------------------
+def test_io_solution_passes(box):
+    docker(box, f"docker run -d --name try-io --device-write-bps {disks()[0]}:1mb busybox sleep 3600")
+    assert_all_pass(grade(box, "try-io"))
+
+
+def test_io_with_another_rate_fails(box):
+    docker(box, f"docker run -d --name try-io --device-write-bps {disks()[0]}:2mb busybox sleep 3600")
+    r = grade(box, "try-io")
+    assert r["try-io-running"].passed
+    assert_fails(r["try-io-write-bps"], "wrong_exit_code", "exited with 1; expected 0", "2097152",
+                 hint="--device-write-bps")
+
+
+def test_io_with_a_blkio_weight_instead_fails(box):
+    # where the kernel has no blkio.weight file Docker warns and drops the weight; the container runs either way
+    docker(box, "docker run -d --name try-io --blkio-weight 300 busybox sleep 3600")
+    r = grade(box, "try-io")
+    assert_fails(r["try-io-write-bps"], "wrong_exit_code", "write limits: none", hint="--blkio-weight is a share")
+
+
+# --- 5. try-nonet (the outline's "Network: net_cls, net_prio") ----------------------------
+def test_nonet_solution_passes(box):
+    docker(box, "docker run -d --name try-nonet --network none busybox sleep 3600")
+    assert_all_pass(grade(box, "try-nonet"))
+
+
+def test_nonet_on_the_default_network_fails(box):
+    docker(box, "docker run -d --name try-nonet busybox sleep 3600")
+    r = grade(box, "try-nonet")
+    assert r["try-nonet-running"].passed
+    assert_fails(r["try-nonet-no-eth0"], "wrong_exit_code", "exited with 0; expected 1", hint="--network none")
+
+
+def test_every_task_of_the_spec_is_a_try_it_of_the_lesson():
+    assert sorted(helpers.notebook_check_tasks(LAB)) == sorted(helpers.spec_task_ids(LAB))

@@ -295,9 +295,13 @@ def runc_state(container: str) -> Table | str:
     """What runc keeps of a container: its state file and the OCI bundle's config.json dockerd generated."""
     box = sandbox()
     ins = box.client.api.inspect_container(container)
-    root = Path(str(box.cfg.exec_root)) / "runtime-runc" / "moby" if box.backend == "private" else None
-    if not (root and root.is_dir()):
+    if box.backend != "private":
         return "runc's state directory is not on this machine (the daemon runs elsewhere)."
+    root = Path(str(box.cfg.exec_root)) / "runtime-runc" / "moby"
+    if not root.is_dir():
+        return (f"{root} is hidden from this kernel (uid {os.geteuid()}), as containerd's socket is: Dockyard keeps "
+                f"the runtime folder root's. As root, `runc --root {root} state {ins['Id'][:12]}` prints runc's record, "
+                f"and the bundle it names holds config.json.")
     state = json.loads(sh(f"runc --root {root} state {ins['Id']}", quiet=True))
     spec = json.loads((Path(state["bundle"]) / "config.json").read_text())
     return Table([("runc state: status", state["status"]),

@@ -46,6 +46,37 @@ ARROWS = {
 }
 
 
+# what lesson 04 makes, so that a second run (and the clean-up) starts from nothing
+LESSON_CONTAINERS = ("demo-life", "demo-restart", "demo-log", "demo-attached", "demo-detached", "demo-tty",
+                     "demo-web", "demo-web-rev", "demo-src", "demo-user", "demo-data", "demo-sleep", "demo-ignore",
+                     "demo-trap", "demo-init", "demo-kill",
+                     "try-restart", "try-stopped", "try-detached", "try-web", "try-prefix")
+LESSON_LABEL = "dockyard.try=prefix"
+LESSON_IMAGES = ("demo-app:v1",)
+
+
+def lesson_leftovers(client=None) -> list[str]:
+    """IDs of the containers lesson 04 made: by name, by its label, and demo-id-N."""
+    client = client or sandbox().client
+    out = []
+    for c in client.api.containers(all=True):
+        name = c["Names"][0].lstrip("/")
+        if name in LESSON_CONTAINERS or re.fullmatch(r"demo-id-\d+", name) \
+                or (c.get("Labels") or {}).get(LESSON_LABEL.split("=")[0]) == LESSON_LABEL.split("=")[1]:
+            out.append(c["Id"])
+    return out
+
+
+def remove_leftovers(client=None) -> None:
+    """Remove what an earlier run of lesson 04 left: its containers and its image."""
+    client = client or sandbox().client
+    for cid in lesson_leftovers(client):
+        client.api.remove_container(cid, force=True)
+    for image in LESSON_IMAGES:
+        if client.api.images(name=image, quiet=True):
+            client.api.remove_image(image, force=True)
+
+
 def inspect(name: str, client=None) -> dict | None:
     """``docker inspect`` of one container as a dict, or None once it is removed."""
     import docker.errors
@@ -165,9 +196,14 @@ def term_handling(pid: int | str) -> tuple[str, str]:
         wchan = ""
     if int(status["SigBlk"], 16) & TERM_BIT or "sigtimedwait" in wchan:
         return prog, "waits for signals (sigtimedwait)"
+    # While it waits in sigtimedwait the kernel shows the awaited signals unblocked, and wchan reads "0" to
+    # whoever may not ptrace the process (a learner's kernel): then only the program tells tini apart.
+    if wchan in ("", "0") and prog in INIT_PROGRAMS:
+        return prog, "waits for signals (sigtimedwait), as tini does"
     return prog, "no handler: as PID 1, the kernel drops it"
 
 
+INIT_PROGRAMS = ("docker-init", "tini", "tini-static")
 EXIT_MEANING = {137: "SIGKILL (128 + 9)", 143: "died from SIGTERM (128 + 15)", 0: "handled SIGTERM, exited by itself"}
 
 
@@ -224,7 +260,8 @@ def clean_screen(screen: bytes) -> str:
 
 def terminal(cmd: str, keys: list[bytes], budget: float = 20.0, env: dict | None = None) -> tuple[int, str]:
     """Run cmd on a pseudo-terminal and type each of keys once the screen has been quiet for 0.4 s, as a
-    person would. Returns (exit code, screen)."""
+    person would: the first key once the program has printed something (a prompt), or after 2 s of silence
+    (`docker attach` prints nothing until you type). Returns (exit code, screen)."""
     import pty
 
     env = env if env is not None else {**os.environ, **sandbox().env()}
@@ -232,7 +269,8 @@ def terminal(cmd: str, keys: list[bytes], budget: float = 20.0, env: dict | None
     proc = subprocess.Popen(shlex.split(cmd), stdin=slave, stdout=slave, stderr=slave, env=env,
                             start_new_session=True)
     os.close(slave)
-    screen, keys, deadline, quiet_since = b"", list(keys), time.monotonic() + budget, time.monotonic()
+    started = time.monotonic()
+    screen, keys, deadline, quiet_since = b"", list(keys), started + budget, started
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.1)
@@ -246,7 +284,7 @@ def terminal(cmd: str, keys: list[bytes], budget: float = 20.0, env: dict | None
                 screen, quiet_since = screen + chunk, time.monotonic()
             elif proc.poll() is not None:
                 break
-            elif keys and time.monotonic() - quiet_since > 0.4:
+            elif keys and time.monotonic() - quiet_since > 0.4 and (screen or time.monotonic() - started > 2.0):
                 os.write(master, keys.pop(0)); quiet_since = time.monotonic()
     finally:
         os.close(master)

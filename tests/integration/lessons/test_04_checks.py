@@ -5,10 +5,8 @@ The exercises are done here as a learner would, with the docker CLI pointed at t
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
 import time
 from pathlib import Path
 

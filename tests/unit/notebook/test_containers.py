@@ -77,6 +77,8 @@ def test_term_handling_reads_the_signal_masks_of_a_process(code, expected):
     try:
         if "ready" in code:
             assert proc.stdout.readline().strip() == "ready"
+        if "sigwait" in code:      # until it sleeps in the kernel: on the way in, it is neither blocked nor waiting
+            _until(lambda: "sigtimedwait" in open(f"/proc/{proc.pid}/wchan").read())
         else:
             _until(lambda: "python" in open(f"/proc/{proc.pid}/cmdline").read())
         assert nc.term_handling(proc.pid) == (os.path.basename(open(f"/proc/{proc.pid}/comm").read().strip()),
@@ -173,3 +175,13 @@ def test_the_panel_lists_containers_and_builds_the_command_for_a_button():
     panel.force.value = True
     assert panel.command("remove", "web") == "docker rm -f web"
     assert panel.command("stop", "db; rm -rf /") == "docker stop -t 3 'db; rm -rf /'"
+
+
+def test_the_leftovers_are_the_lessons_containers_only():
+    listed = [{"Names": ["/demo-life"], "Id": "1", "Labels": {}},
+              {"Names": ["/demo-id-12"], "Id": "2", "Labels": {}},
+              {"Names": ["/eager_turing"], "Id": "3", "Labels": {"dockyard.try": "prefix"}},
+              {"Names": ["/try-api"], "Id": "4", "Labels": {}},              # lesson 03's: not ours
+              {"Names": ["/demo-id-x"], "Id": "5", "Labels": None},
+              {"Names": ["/mine"], "Id": "6", "Labels": {"dockyard.try": "other"}}]
+    assert nc.lesson_leftovers(_Client(listed)) == ["1", "2", "3"]

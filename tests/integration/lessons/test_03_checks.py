@@ -6,11 +6,8 @@ unix socket (no docker CLI, no docker-py), the push through the daemon.
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
-
 import grader
+from dockyard.notebook import api as nbapi
 
 from . import helpers
 from .helpers import assert_fails
@@ -18,29 +15,10 @@ from .helpers import assert_fails
 LAB = "03-architecture"
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str):
-        super().__init__("localhost", timeout=60)
-        self.socket_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
-
-
 def api(box, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
-    """One request to the sandbox's daemon, as the notebook's api() helper sends it."""
-    conn = _UnixHTTPConnection(box.docker_host.removeprefix("unix://"))
-    try:
-        conn.request(method, path, body=None if body is None else json.dumps(body),
-                     headers={} if body is None else {"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        raw = resp.read()
-    finally:
-        conn.close()
-    return resp.status, (json.loads(raw) if raw and resp.getheader("Content-Type", "").startswith("application/json")
-                         else raw.decode())
+    """One request to the sandbox's daemon, sent by the notebook's own api() helper."""
+    answer = nbapi.api(method, path, body, socket_path=box.docker_host.removeprefix("unix://"))
+    return answer.status, answer.body
 
 
 def grade(box, task: str | None) -> dict:

@@ -5,10 +5,8 @@ The exercises are done here as a learner would, with the docker CLI pointed at t
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from .helpers import docker, assert_all_pass, assert_fails
 
 LAB = "04-containers"
 NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "04-containers.ipynb"
-NAMES = ["try-web", "try-detached", "try-stopped", "try-mount"]
+NAMES = ["try-web", "try-detached", "try-stopped", "try-restart", "try-prefix"]
 TRAP = """sh -c 'trap "echo got SIGTERM; exit 0" TERM; sleep 600 & wait'"""
 
 
@@ -33,13 +31,13 @@ def box(sandbox, tracked):
 
 @pytest.fixture
 def port_18080():
-    """Try it 1 fixes host port 18080; say so plainly if something else on this machine holds it."""
+    """The publish try-it fixes host port 18080; say so plainly if something else on this machine holds it."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as docker-proxy does: TIME_WAIT is no obstacle
         try:
             s.bind(("127.0.0.1", 18080))
         except OSError:
-            pytest.fail("127.0.0.1:18080 is in use by another program; Try it 1 needs it", pytrace=False)
+            pytest.fail("127.0.0.1:18080 is in use by another program; the publish try-it needs it", pytrace=False)
 
 
 def grade(box, task: str | None) -> dict:
@@ -62,7 +60,7 @@ def test_every_command_and_flag_of_the_syllabus_is_run_in_a_code_cell():
                     "rm", "rmi", "pause", "unpause", "port", "attach"):
         assert re.search(rf"docker (container )?{command}\b", code), f"no code cell runs docker {command}"
     for flag in ("ps -a", "run -d", "run --rm -i ", "run --rm -t ", "-it ", "-p 127.0.0.1:", "-v {", ":ro",
-                 "python:3.11-slim", "busybox:latest", "stop -t 3"):
+                 "python:3.11-slim", "busybox:latest", "stop -t 3", "--restart always", "status=$s"):
         assert flag in code, f"no code cell uses {flag!r}"
 
 
@@ -70,44 +68,56 @@ def test_nothing_done_fails_every_check_with_a_start_hint(box):
     report = grader.grade(grader.find_lab(LAB), sandbox=box)
     assert report.score == 0
     for r in report.results:
-        assert_fails(r, "missing", "there is no container named", hint="docker run --name")
+        if r.id == "prefix-is-the-lessons":      # a label check: it names the container the lesson made
+            assert_fails(r, "missing_object", "there is no container 'try-prefix'", hint="label=dockyard.try=prefix")
+        else:
+            assert_fails(r, "missing", "there is no container named", hint="docker run --name")
 
 
-# --- 1. publish -------------------------------------------------------------------------
-def test_publish_solution_passes(box, port_18080):
-    docker(box, "docker run -d --name try-web -p 127.0.0.1:18080:8080 busybox httpd -f -p 8080 -h /etc")
+# --- publish: a host folder served read-only on 18080 --------------------------------------
+WEB = "docker run -d --name try-web {p} -v {d}:/www{ro} busybox httpd -f -p 8080 -h /www"
+
+
+@pytest.fixture
+def www(tmp_path):
+    (tmp_path / "index.html").write_text("hello from the host\n")
+    return tmp_path
+
+
+def test_publish_solution_passes(box, port_18080, www):
+    docker(box, WEB.format(p="-p 127.0.0.1:18080:8080", d=www, ro=":ro"))
     results = grade(box, "publish")
     assert_all_pass(results)
     assert "HTTP 200" in results["web-published"].message
 
 
-def test_publish_without_an_address_passes_too(box, port_18080):
+def test_publish_without_an_address_passes_too(box, port_18080, www):
     # this sandbox binds published ports to 127.0.0.1 anyway
-    docker(box, "docker run -d --name try-web -p 18080:8080 busybox httpd -f -p 8080 -h /etc")
+    docker(box, WEB.format(p="-p 18080:8080", d=www, ro=":ro"))
     assert_all_pass(grade(box, "publish"))
 
 
-def test_publish_the_outlines_way_round_fails_as_reversed(box):
+def test_publish_the_outlines_way_round_fails_as_reversed(box, www):
     # the outline's order, -p CONTAINER:HOST, publishes host port 8080 to container port 18080
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", 8080)) == 0:
             pytest.skip("host port 8080 is in use on this machine")
-    docker(box, "docker run -d --name try-web -p 127.0.0.1:8080:18080 busybox httpd -f -p 8080 -h /etc")
+    docker(box, WEB.format(p="-p 127.0.0.1:8080:18080", d=www, ro=":ro"))
     r = grade(box, "publish")
-    assert r["web-running"].passed
+    assert r["web-running"].passed and r["web-mount-ro"].passed
     assert_fails(r["web-published"], "reversed", "container port 8080/tcp of try-web is not published",
                  "host port 8080 is mapped to container port 18080/tcp", hint="-p 18080:8080")
 
 
-def test_publish_on_another_host_port_fails_naming_both(box):
-    docker(box, "docker run -d --name try-web -p 127.0.0.1::8080 busybox httpd -f -p 8080 -h /etc")
+def test_publish_on_another_host_port_fails_naming_both(box, www):
+    docker(box, WEB.format(p="-p 127.0.0.1::8080", d=www, ro=":ro"))
     r = grade(box, "publish")
     assert_fails(r["web-published"], "wrong_host_port", "expected host port 18080", hint="-p 18080:8080")
 
 
-def test_publish_with_httpd_in_the_background_fails_with_the_lessons_hint(box, port_18080):
+def test_publish_with_httpd_in_the_background_fails_with_the_lessons_hint(box, port_18080, www):
     # without -f busybox httpd forks into the background, and the container's main process ends
-    docker(box, "docker run -d --name try-web -p 127.0.0.1:18080:8080 busybox httpd -p 8080 -h /etc")
+    docker(box, f"docker run -d --name try-web -p 127.0.0.1:18080:8080 -v {www}:/www:ro busybox httpd -p 8080 -h /www")
     deadline = time.monotonic() + 10
     while "true" in docker(box, "docker inspect -f '{{.State.Running}}' try-web") and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -116,7 +126,26 @@ def test_publish_with_httpd_in_the_background_fails_with_the_lessons_hint(box, p
     assert_fails(r["web-published"], "not_running", "needs it running")
 
 
-# --- 2. detached ------------------------------------------------------------------------
+def test_publish_with_a_writable_mount_fails_asking_for_ro(box, port_18080, www):
+    docker(box, WEB.format(p="-p 127.0.0.1:18080:8080", d=www, ro=""))
+    r = grade(box, "publish")
+    assert r["web-published"].passed
+    assert_fails(r["web-mount-ro"], "writable", "mounted read-write; expected read-only", hint=":ro")
+
+
+def test_publish_of_a_named_volume_fails_as_wrong_type(box, tracked, port_18080):
+    tracked["volumes"].append("try-web-data")
+    docker(box, WEB.format(p="-p 127.0.0.1:18080:8080", d="try-web-data", ro=":ro"))
+    assert_fails(grade(box, "publish")["web-mount-ro"], "wrong_type", "volume 'try-web-data'",
+                 "expected a bind mount", hint="absolute host path")
+
+
+def test_publish_with_the_folder_in_the_wrong_place_fails_listing_the_mounts(box, www):
+    docker(box, f"docker run -d --name try-web -v {www}:/mnt:ro busybox httpd -f -p 8080 -h /mnt")
+    assert_fails(grade(box, "publish")["web-mount-ro"], "missing", "nothing is mounted at /www", "/mnt (bind)")
+
+
+# --- detached ------------------------------------------------------------------------
 def test_detached_solution_passes(box):
     docker(box, "docker run -d --name try-detached -e GREETING=hello busybox sleep 3600")
     assert docker(box, "docker exec try-detached sh -c 'echo $GREETING'").strip() == "hello"
@@ -144,7 +173,7 @@ def test_detached_container_whose_command_ended_fails_with_the_lessons_hint(box)
     assert r["detached-greeting"].passed
 
 
-# --- 3. stopped -------------------------------------------------------------------------
+# --- stopped -------------------------------------------------------------------------
 def test_stopped_solution_passes(box):
     docker(box, f"docker run -d --name try-stopped busybox {TRAP}")
     wait_for(box, "try-stopped", "sleep")
@@ -177,35 +206,75 @@ def test_stopped_but_still_running_fails_asking_for_docker_stop(box):
                  hint="docker stop try-stopped")
 
 
-# --- 4. mount ---------------------------------------------------------------------------
-def test_mount_solution_passes(box, tmp_path):
-    (tmp_path / "note.txt").write_text("read me\n")
-    docker(box, f"docker run -d --name try-mount -v {tmp_path}:/data:ro busybox sleep 3600")
-    assert docker(box, "docker exec try-mount cat /data/note.txt") == "read me\n"
-    res = subprocess.run(["bash", "-c", "docker exec try-mount touch /data/x"], capture_output=True, text=True,
-                         env={**os.environ, **box.env()}, timeout=30)
-    assert res.returncode != 0 and "Read-only file system" in res.stderr
-    assert_all_pass(grade(box, "mount"))
+# --- restart: on-failure:2 ------------------------------------------------------------------
+FAILING = "busybox sh -c 'echo attempt; exit 3'"
 
 
-def test_mount_solution_that_exited_passes_too(box, tmp_path):
-    docker(box, f"docker run --name try-mount -v {tmp_path}:/data:ro busybox true")
-    assert_all_pass(grade(box, "mount"))
+def wait_until_not_restarting(box, name: str, budget: float = 30.0) -> str:
+    """Wait until the daemon gave up restarting (the delays double: 100, 200, 400 ms ...); its status."""
+    deadline = time.monotonic() + budget
+    while True:
+        status = docker(box, f"docker inspect -f '{{{{.State.Status}}}}' {name}").strip()
+        if status == "exited" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
 
 
-def test_mount_read_write_fails_asking_for_ro(box, tmp_path):
-    docker(box, f"docker run -d --name try-mount -v {tmp_path}:/data busybox sleep 3600")
-    assert_fails(grade(box, "mount")["mount-ro-bind"], "writable", "mounted read-write; expected read-only",
-                 hint=":ro")
+def test_restart_solution_passes_after_three_attempts(box):
+    docker(box, f"docker run -d --name try-restart --restart on-failure:2 {FAILING}")
+    assert wait_until_not_restarting(box, "try-restart") == "exited"
+    assert docker(box, "docker logs try-restart").split() == ["attempt"] * 3
+    assert_all_pass(grade(box, "restart"))
 
 
-def test_mount_of_a_named_volume_fails_as_wrong_type(box, tracked):
-    tracked["volumes"].append("try-mount-data")
-    docker(box, "docker run -d --name try-mount -v try-mount-data:/data:ro busybox sleep 3600")
-    assert_fails(grade(box, "mount")["mount-ro-bind"], "wrong_type", "volume 'try-mount-data'",
-                 "expected a bind mount", hint="absolute host path")
+def test_restart_without_a_policy_fails_naming_the_policy(box):
+    docker(box, f"docker run --name try-restart {FAILING}", ok=False)
+    r = grade(box, "restart")
+    assert r["restart-gave-up"].passed
+    assert_fails(r["restart-policy"], "wrong_value", "restart policy of try-restart is no; expected on-failure:2",
+                 hint="on-failure:2")
 
 
-def test_mount_in_the_wrong_place_fails_listing_the_mounts(box, tmp_path):
-    docker(box, f"docker run -d --name try-mount -v {tmp_path}:/mnt:ro busybox sleep 3600")
-    assert_fails(grade(box, "mount")["mount-ro-bind"], "missing", "nothing is mounted at /data", "/mnt (bind)")
+def test_restart_always_never_gives_up_and_fails_both(box):
+    docker(box, f"docker run -d --name try-restart --restart always {FAILING}")
+    deadline = time.monotonic() + 30          # until the daemon is between attempts at least once
+    while docker(box, "docker inspect -f '{{.RestartCount}}' try-restart").strip() in ("0", "1") \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = grade(box, "restart")
+    assert_fails(r["restart-policy"], "wrong_value", "restart policy of try-restart is always", hint="on-failure:2")
+    assert not r["restart-gave-up"].passed
+    assert r["restart-gave-up"].reason in ("wrong_status", "still_running")
+    assert "on-failure:2" in r["restart-gave-up"].hint
+
+
+def test_restart_on_failure_without_a_limit_fails_quoting_it(box):
+    docker(box, f"docker run -d --name try-restart --restart on-failure:5 {FAILING}")
+    r = grade(box, "restart")
+    assert_fails(r["restart-policy"], "wrong_value", "on-failure:5; expected on-failure:2")
+
+
+# --- prefix: rename the lesson's unnamed container by an ID prefix ---------------------------------
+def test_prefix_solution_passes(box, tracked):
+    cid = docker(box, "docker create --label dockyard.try=prefix busybox sleep 3600").strip()
+    tracked["containers"].append(cid)
+    ids = docker(box, "docker ps -aq --no-trunc").split()
+    prefix = next(cid[:n] for n in range(1, 65) if sum(i.startswith(cid[:n]) for i in ids) == 1)
+    docker(box, f"docker rename {prefix} try-prefix && docker start {prefix}")
+    assert_all_pass(grade(box, "prefix"))
+
+
+def test_prefix_with_a_new_container_of_that_name_fails_as_not_the_lessons(box):
+    docker(box, "docker run -d --name try-prefix busybox sleep 3600")
+    r = grade(box, "prefix")
+    assert r["prefix-running"].passed
+    assert_fails(r["prefix-is-the-lessons"], "missing_label", hint="label=dockyard.try=prefix")
+
+
+def test_prefix_renamed_but_not_started_fails_asking_to_start(box, tracked):
+    cid = docker(box, "docker create --label dockyard.try=prefix busybox sleep 3600").strip()
+    tracked["containers"].append(cid)
+    docker(box, f"docker rename {cid[:12]} try-prefix")
+    r = grade(box, "prefix")
+    assert r["prefix-is-the-lessons"].passed
+    assert_fails(r["prefix-running"], "not_started", "created but never started", hint="docker start try-prefix")

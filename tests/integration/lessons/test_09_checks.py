@@ -112,6 +112,9 @@ def test_backend_solution_passes_and_isolation_tried_every_address(box):
     assert_all_pass(r)
     answers = r["db-hidden-from-try-net"].evidence["answers"]
     assert len(answers) == 2 and all("timed out" in a or "does not resolve" in a for a in answers.values()), answers
+    # the probes and the probe image are gone with the grading
+    left = docker(box, "docker ps -aq --filter label=org.dockyard.grader; docker images -q --filter label=org.dockyard.grader")
+    assert left.strip() == "", left
 
 
 def test_web_not_connected_to_the_backend_fails_no_name(box):

@@ -1,0 +1,287 @@
+"""Networks: which user networks exist, which containers are on them, and who really reaches whom.
+
+Reachability is probed, never read from ``docker inspect``: the grader starts a probe container
+of its own (labeled, capped, removed afterwards) either inside a learner's container's network
+namespace (``--network container:NAME``, so it sees that container's interfaces, routes and
+/etc/hosts) or as a newcomer on a network (so only Docker's DNS on that network can answer a
+name). The probe's image is imported by the grader from the host's busybox-static and used by
+its ID, so a learner who retags ``busybox`` cannot choose what the probe runs.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+import tarfile
+from pathlib import Path
+
+from dockyard.errors import ContainerNotFound, DockyardError, translate_docker_error
+
+from .base import Failed, Param, check, fail, ok
+from .container import NAME, _cname, _inspect, _running
+
+BUSYBOX = Path("/bin/busybox")
+CONNECT_TIMEOUT = 2  # seconds nc waits for a connection: a veth on this machine answers in well under 1 ms
+PROBE_TIMEOUT = 30
+BUILTIN = ("bridge", "host", "none")
+
+
+# --- the probe --------------------------------------------------------------------------
+def _probe_rootfs() -> bytes:
+    """A tar holding only /bin/busybox (static) and the folders Docker mounts files into."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for d in ("bin", "etc", "tmp", "proc", "sys", "dev"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tf.addfile(ti)
+        data = BUSYBOX.read_bytes()
+        ti = tarfile.TarInfo("bin/busybox")
+        ti.size, ti.mode = len(data), 0o755
+        tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def probe_image(ctx) -> str:
+    """The ID of the grader's own probe image in this sandbox, imported once per context."""
+    image_id = getattr(ctx, "_network_probe_image", None)
+    if image_id:
+        try:
+            ctx.client.api.inspect_image(image_id)
+            return image_id
+        except Exception:  # removed in the meantime (the learner's cells run between test cells)
+            pass
+    labels = " ".join(f'{k}="{v}"' for k, v in ctx.labels.items())
+    try:
+        answer = ctx.client.api.import_image_from_data(_probe_rootfs(), changes=[f"LABEL {labels}"])
+    except Exception as exc:
+        raise translate_docker_error(exc, "importing the grader's probe image") from exc
+    found = re.search(r"sha256:[0-9a-f]{64}", answer if isinstance(answer, str) else str(answer))
+    if not found:
+        raise DockyardError(f"the daemon did not say which image it imported: {str(answer)[:200]}")
+    ctx._network_probe_image = found.group(0)
+    ctx._created_images.append(found.group(0))
+    return found.group(0)
+
+
+_TRY = ('for t in "$@"; do h=${t% *}; p=${t#* }; '
+        'if [ -n "$REQ" ]; then out=$(printf "$REQ" | /bin/busybox nc -w {W} "$h" "$p" 2>&1 | /bin/busybox head -n 1); '
+        'else out=$(/bin/busybox nc -w {W} "$h" "$p" </dev/null 2>&1); fi; rc=$?; '
+        'echo "@@ $h $p $rc $out"; done')
+
+
+def probe(ctx, network_mode: str, targets: list[tuple[str, int]], path: str | None = None) -> dict:
+    """Connect to each (host, port) from a probe container on ``network_mode``; {(host, port): (rc, output)}.
+
+    With ``path``, an HTTP GET is sent and the output is the status line.
+    """
+    script = _TRY.replace("{W}", str(CONNECT_TIMEOUT))
+    env = {"REQ": f"GET {path} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n"} if path else {}
+    cmd = ["/bin/busybox", "sh", "-c", script, "probe"] + [f"{h} {p}" for h, p in targets]
+    c = None
+    try:
+        c = ctx.client.containers.create(
+            probe_image(ctx), cmd, labels=ctx.labels, environment=env, network_mode=network_mode,
+            mem_limit=ctx.memory, memswap_limit=ctx.memory, pids_limit=ctx.pids, nano_cpus=int(ctx.cpus * 1e9))
+        ctx._created_containers.append(c.id)
+        c.start()
+        c.wait(timeout=PROBE_TIMEOUT)
+        out = c.logs().decode(errors="replace")
+    except DockyardError:
+        raise
+    except Exception as exc:
+        raise translate_docker_error(exc, f"probing from {network_mode}") from exc
+    finally:
+        if c is not None:
+            ctx._remove_container(c.id)
+    return parse_probe(out)
+
+
+def parse_probe(out: str) -> dict:
+    """The probe's ``@@ host port rc output`` lines, by (host, port)."""
+    found = {}
+    for line in out.splitlines():
+        m = re.match(r"^@@ (\S+) (\d+) (\d+) ?(.*)$", line)
+        if m:
+            found[(m.group(1), int(m.group(2)))] = (int(m.group(3)), m.group(4).strip())
+    return found
+
+
+def classify(rc: int, output: str, path: str | None = None) -> tuple[bool, str, str]:
+    """(reached, reason, in words) for one probe answer."""
+    low = output.lower()
+    if "bad address" in low:
+        return False, "no_name", "the name does not resolve there"
+    if "refused" in low:
+        return False, "refused", "the connection was refused (the address is there, nothing listens on that port)"
+    if "unreachable" in low:
+        return False, "no_route", "the network is unreachable (no route to that address)"
+    if "timed out" in low:
+        return False, "timed_out", f"the connection timed out after {CONNECT_TIMEOUT} s (no packet came back)"
+    if path is not None:
+        m = re.match(r"HTTP/1\.[01] (\d{3})", output)
+        if m and m.group(1).startswith("2"):
+            return True, "ok", f"GET {path} answered {output.strip()!r}"
+        if m:
+            return False, "wrong_status", f"GET {path} answered {output.strip()!r}"
+        return False, "no_answer", f"GET {path} got no HTTP answer ({output.strip()[:80]!r})"
+    if rc == 0:
+        return True, "ok", "the connection was accepted"
+    return False, "failed", f"nc exited with {rc}" + (f": {output[:120]!r}" if output else "")
+
+
+def _network(ctx, name: str) -> dict:
+    try:
+        return ctx.client.api.inspect_network(name)
+    except Exception as exc:
+        err = translate_docker_error(exc, f"inspecting network {name}")
+        if isinstance(err, ContainerNotFound):  # dockerd's 404, whatever object it was about
+            raise Failed(fail(f"there is no network named {name}", reason="no_network",
+                              hint=f"create it: docker network create {name}")) from None
+        raise err from exc
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def _addresses(ins: dict) -> list[str]:
+    nets = (ins.get("NetworkSettings") or {}).get("Networks") or {}
+    return sorted({n.get("IPAddress") for n in nets.values() if n and n.get("IPAddress")})
+
+
+# --- checks -------------------------------------------------------------------------------
+@check("network.reach",
+       host=Param(str, doc="the name, network alias or address to connect to"),
+       port=Param(int, doc="the TCP port"),
+       name=Param(str, default=None, doc="probe from inside this container's network namespace"),
+       network=Param(str, default=None, doc="or: probe from a new container on this network (only its DNS answers)"),
+       path=Param(str, default=None, doc="send GET path and expect a 2xx answer (default: a TCP connect)"),
+       reachable=Param(bool, default=True, doc="false: the connection must fail"),
+       by_ip=Param(bool, default=False, doc="with reachable=false and host a container: also try each of its "
+                                            "addresses, so isolation is proved, not just an unknown name"))
+def reach(ctx, host, port, name=None, network=None, path=None, reachable=True, by_ip=False):
+    """A connection from one container (or network) to a host and port succeeds, or is impossible."""
+    if (name is None) == (network is None):
+        raise Failed(fail("network.reach needs exactly one of name or network", reason="bad_spec"))
+    if name is not None:
+        ins = _inspect(ctx, name)
+        where = _cname(ins, name)
+        _running(ctx, ins, name, f"probing {host}:{port} from inside it")
+        mode, origin = f"container:{ins['Id']}", f"from inside {where}"
+        on_default = "bridge" in ((ins.get("NetworkSettings") or {}).get("Networks") or {})
+    else:
+        net = _network(ctx, network)
+        mode, origin = net["Name"], f"from a new container on {net['Name']}"
+        on_default = net["Name"] == "bridge"
+    targets = [(host, port)]
+    if not reachable:
+        target = _inspect(ctx, host)  # isolation from a container that is not there proves nothing
+        _running(ctx, target, host, f"checking that {host} cannot be reached")
+        if by_ip:
+            targets += [(ip, port) for ip in _addresses(target)]
+    answers = probe(ctx, mode, targets, path)
+    seen = {f"{h}:{p}": classify(*answers.get((h, p), (1, "no answer from the probe")), path) for h, p in targets}
+    evidence = {"from": origin, "answers": {k: v[2] for k, v in seen.items()}}
+    first_reached, first_reason, first_words = seen[f"{host}:{port}"]
+    if first_reason == "timed_out" and on_default and not _is_address(host):
+        # the default bridge has no embedded DNS: the lookup itself waits until nc gives up
+        first_reason, first_words = "no_name", "the name does not resolve there (the default bridge has no DNS)"
+    if reachable:
+        if first_reached:
+            return ok(f"{origin}, {host}:{port} answers: {first_words}", **evidence)
+        return fail(f"{origin}, {host}:{port} does not answer: {first_words}; expected it to",
+                    reason=first_reason, **evidence,
+                    hint={"no_name": f"{host} is not a name on any network this container shares with it: put both "
+                                     f"on one user-defined network (docker network connect NET CONTAINER); "
+                                     f"the default bridge has no DNS for names",
+                          "refused": f"{host} is there, but nothing listens on port {port}: is its server running, "
+                                     f"on port {port}, on 0.0.0.0?"}.get(first_reason))
+    reached = [k for k, v in seen.items() if v[0]]
+    if reached:
+        return fail(f"{origin}, {', '.join(reached)} answers; expected no connection at all",
+                    reason="reachable", **evidence,
+                    hint=f"the two share a network: docker network disconnect NET {host} for each network "
+                         f"{host} must not be on (docker inspect {host} lists them)")
+    return ok(f"{origin}, {host} cannot be reached: " + "; ".join(f"{k}: {v[2]}" for k, v in seen.items()), **evidence)
+
+
+@check("network.attached", name=NAME,
+       networks=Param(list, doc="exactly the networks it must be on (['none'] for --network none)"))
+def attached(ctx, name, networks):
+    """The container is on exactly these networks."""
+    ins = _inspect(ctx, name)
+    cname = _cname(ins, name)
+    have = sorted(((ins.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    mode = (ins.get("HostConfig") or {}).get("NetworkMode") or ""
+    want = sorted(networks)
+    evidence = {"networks": have, "network_mode": mode}
+    if have == want:
+        return ok(f"{cname} is on {', '.join(have)}", **evidence)
+    if mode.startswith("container:"):
+        return fail(f"{cname} shares another container's network namespace ({mode}); expected it on "
+                    f"{', '.join(want)}", reason="shared", **evidence,
+                    hint=f"recreate it with --network {want[0]}")
+    missing, extra = [n for n in want if n not in have], [n for n in have if n not in want]
+    text = f"{cname} is on {', '.join(have) or 'no network'}; expected exactly {', '.join(want)}"
+    if missing and "none" in want:
+        return fail(text, reason="not_none", **evidence,
+                    hint=f"a container with no network at all is started with --network none: docker rm -f {cname}, "
+                         f"then docker run --network none ...")
+    if missing:
+        return fail(text, reason="not_attached", **evidence,
+                    hint=f"attach it: docker network connect {missing[0]} {cname}" + (
+                        " (containers on the default bridge cannot find each other by name)" if "bridge" in have else ""))
+    return fail(text, reason="extra_network", **evidence,
+                hint=f"detach it: docker network disconnect {extra[0]} {cname}")
+
+
+@check("network.exists", name=Param(str, doc="the network's name"),
+       internal=Param(bool, default=None, doc="true: it must be created with --internal; false: it must not"))
+def exists(ctx, name, internal=None):
+    """The user-defined bridge network exists."""
+    if name in BUILTIN:
+        raise Failed(fail(f"{name} is one of Docker's own networks; a lab asks for a network you create",
+                          reason="bad_spec"))
+    net = _network(ctx, name)
+    evidence = {"driver": net.get("Driver"), "internal": bool(net.get("Internal")),
+                "subnets": [c.get("Subnet") for c in (net.get("IPAM") or {}).get("Config") or []]}
+    if internal is not None and bool(net.get("Internal")) != internal:
+        if internal:
+            return fail(f"network {name} is not internal; expected --internal", reason="not_internal", **evidence,
+                        hint=f"internal is fixed at creation: disconnect its containers, docker network rm {name}, "
+                             f"then docker network create --internal {name} and connect them again")
+        return fail(f"network {name} is internal; expected a normal one", reason="internal", **evidence,
+                    hint=f"docker network rm {name}, then docker network create {name} (without --internal)")
+    return ok(f"network {name} exists ({net.get('Driver')}" + (", internal" if net.get("Internal") else "")
+              + f", {', '.join(s for s in evidence['subnets'] if s) or 'no subnet'})", **evidence)
+
+
+@check("network.published_on", name=NAME, container_port=Param(int, doc="the port inside the container"),
+       host_ip=Param(str, default="127.0.0.1", doc="the only host address it may be asked to listen on"))
+def published_on(ctx, name, container_port, host_ip="127.0.0.1"):
+    """The port is published on this host address only, as asked in the -p flag itself."""
+    ins = _inspect(ctx, name)
+    cname = _cname(ins, name)
+    asked = ((ins.get("HostConfig") or {}).get("PortBindings") or {}).get(f"{container_port}/tcp") or []
+    ips = [(b.get("HostIp") or "") for b in asked]
+    evidence = {"host_ips": ips, "host_ports": [b.get("HostPort") or "" for b in asked]}
+    if not asked:
+        return fail(f"port {container_port} of {cname} is not published; expected -p {host_ip}:PORT:{container_port}",
+                    reason="not_published", **evidence,
+                    hint=f"ports are fixed at creation: docker rm -f {cname}, then docker run -p "
+                         f"{host_ip}:18080:{container_port} ... (EXPOSE alone publishes nothing)")
+    wrong = [ip or "every address (no address given)" for ip in ips if ip != host_ip]
+    if wrong:
+        return fail(f"port {container_port} of {cname} is published on {', '.join(wrong)}; expected {host_ip} only",
+                    reason="all_addresses", **evidence,
+                    hint=f"-p HOSTPORT:{container_port} asks for every address of the host (0.0.0.0 and ::). This "
+                         f"sandbox binds it to 127.0.0.1 anyway, but a normal install opens it to the whole network, "
+                         f"past ufw: name the address, -p {host_ip}:HOSTPORT:{container_port}")
+    return ok(f"port {container_port} of {cname} is published on {host_ip} only "
+              f"(host port {', '.join(evidence['host_ports'])})", **evidence)

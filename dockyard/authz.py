@@ -344,8 +344,8 @@ def _ports(hc: dict) -> Refusal | None:
                 host_port = b.get("hostport") or ""
                 return Refusal(f"-p {ip}:{host_port}:{port.split('/')[0]}",
                                "ports are published on this machine's loopback only, never on its network",
-                               f"publish with -p {host_port or '8080'}:{port.split('/')[0]} "
-                               f"(or -p 127.0.0.1:...) and open http://127.0.0.1:<port>/")
+                               f"publish with -p 127.0.0.1:{host_port or '8080'}:{port.split('/')[0]} (on a normal "
+                               f"install that keeps it off the network too) and open http://127.0.0.1:<port>/")
     return None
 
 

@@ -96,10 +96,10 @@ class Registry:
     def digest(self, repo: str, ref: str) -> str:
         return self.manifest(repo, ref)[0]
 
-    def requests(self, repo: str, tag: str) -> Table:
-        """The three requests that show a push: the catalog, the repository's tags, the tag's manifest."""
+    def requests(self, *paths: str) -> Table:
+        """GET each path (``/v2/_catalog``, ``/v2/REPO/tags/list``, ``/v2/REPO/manifests/TAG``): a row per answer."""
         rows = []
-        for path in ("/v2/_catalog", f"/v2/{repo}/tags/list", f"/v2/{repo}/manifests/{tag}"):
+        for path in paths:
             status, headers, body = self.get(path)
             shown = body.decode() if len(body) < 120 else f"({len(body)} bytes of manifest JSON)"
             rows.append((f"GET {path}", status, headers.get("Docker-Content-Digest", ""), shown))
@@ -255,11 +255,11 @@ def push_with_bars(client, repository: str, tag: str) -> PushProgress:
     return seen
 
 
-def speed_plot(seen: PushProgress, title: str = "Uploading a layer"):
+def speed_plot(seen: PushProgress, title: str = "Uploading a layer") -> None:
     """Bytes sent over time, from the ``Pushing`` messages (none when every layer was there already)."""
     if not seen.samples:
         print("No bytes were sent: the registry already had every layer (it does on a second run).")
-        return None
+        return
     import matplotlib.pyplot as plt
 
     t, mb, total = zip(*seen.samples)
@@ -271,7 +271,6 @@ def speed_plot(seen: PushProgress, title: str = "Uploading a layer"):
     ax.legend(loc="lower right")
     ax.set_title(f"{title}: about {mb[-1] / max(t[-1], 0.01):.0f} MB/s")
     plt.show()
-    return fig
 
 
 def pull(*refs: str) -> None:

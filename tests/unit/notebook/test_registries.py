@@ -44,7 +44,7 @@ def test_registry_reads_catalog_tags_manifest_and_config(fake_registry):
 
 def test_registry_requests_and_tree(fake_registry):
     reg = Registry(f"http://127.0.0.1:{fake_registry.port}")
-    rows = reg.requests("library/busybox", "latest").rows
+    rows = reg.requests("/v2/_catalog", "/v2/library/busybox/tags/list", "/v2/library/busybox/manifests/latest").rows
     assert [r[0] for r in rows] == ["GET /v2/_catalog", "GET /v2/library/busybox/tags/list",
                                     "GET /v2/library/busybox/manifests/latest"]
     assert rows[2][1] == "200" and rows[2][2] == MANIFEST_DIGEST

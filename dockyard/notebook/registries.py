@@ -272,12 +272,3 @@ def speed_plot(seen: PushProgress, title: str = "Uploading a layer") -> None:
     ax.set_title(f"{title}: about {mb[-1] / max(t[-1], 0.01):.0f} MB/s")
     plt.show()
 
-
-def pull(*refs: str) -> None:
-    """``docker pull`` with a progress bar (what :func:`dockyard.notebook.pull` does)."""
-    from ..pulls import pull_one
-    from . import sandbox
-
-    client = sandbox().client
-    for ref in refs:
-        pull_one(client, ref)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Mapping, Sequence
 
 from ..procstatus import decode_caps, parse_status
@@ -57,13 +56,6 @@ def caps_table(runs: Mapping[str, str], which: str = "CapEff") -> Table:
     rows = [[name] + ["✓" if name in names else "" for names in sets.values()] for name in sorted(seen)]
     rows.append(["(count)"] + [str(len(names)) for names in sets.values()])
     return Table(rows, ["capability"] + list(sets), title=f"{which}: the capabilities each container's process has")
-
-
-def status_of(container: str, *fields: str) -> dict[str, str]:
-    """Fields of /proc/1/status inside a running container (its main process), read with docker exec."""
-    text = sh(f"docker exec {shlex.quote(container)} cat /proc/1/status", quiet=True)
-    status = parse_status(text)
-    return {f: status.get(f, "") for f in fields} if fields else status
 
 
 def host_status(container: str) -> dict[str, str]:

@@ -49,31 +49,65 @@ def test_nothing_done_fails_every_check_naming_the_container(box):
     report = grader.grade(grader.find_lab(LAB), sandbox=box)
     assert report.score == 0
     for r in report.results:
-        assert_fails(r, "missing", "there is no container named")
+        assert not r.passed and r.status == "failed", r.message
+        assert r.reason == "missing" or r.id == "user-image", (r.id, r.reason)
 
 
 # --- user ----------------------------------------------------------------------------
-def test_user_1000_passes(box):
-    docker(box, "docker run -d --name try-user --user 1000 busybox sleep 600")
+@pytest.fixture
+def user_image(box, tracked, tmp_path):
+    """Build try-user from a Dockerfile with the USER given; returns a function."""
+    def build(user_line: str):
+        (tmp_path / "Dockerfile").write_text(f'FROM busybox\n{user_line}\nCMD ["sleep", "600"]\n')
+        docker(box, f"docker build -q -t try-user {tmp_path}")
+        tracked["images"].append("try-user")
+    return build
+
+
+def test_user_image_with_user_1000_passes(box, user_image):
+    user_image("USER 1000")
+    docker(box, "docker run -d --name try-user try-user")
     results = grade(box, "user")
     assert_all_pass(results)
     assert "on the host" in results["user-not-root"].message
 
 
-def test_user_root_by_name_or_by_default_fails_as_root(box):
-    for flags in ("--user root:root", "--user 0", ""):
-        docker(box, f"docker rm -f try-user; docker run -d --name try-user {flags} busybox sleep 600")
-        assert_fails(grade(box, "user")["user-not-root"], "root", "runs as root (uid 0)", hint="--user 1000")
+def test_user_the_outlines_way_without_user_fails_both_as_root(box, user_image):
+    user_image("")
+    docker(box, "docker run -d --name try-user try-user")
+    r = grade(box, "user")
+    assert_fails(r["user-image"], "wrong_user", "runs as root", hint="USER 1000 before CMD")
+    assert_fails(r["user-not-root"], "root", "runs as root (uid 0)", "not set")
 
 
-def test_user_another_uid_fails_as_wrong_uid(box):
-    docker(box, "docker run -d --name try-user --user 65534 busybox sleep 600")
-    assert_fails(grade(box, "user")["user-not-root"], "wrong_uid", "uid 65534; expected uid 1000")
+def test_user_flag_alone_passes_the_container_but_not_the_image(box):
+    docker(box, "docker run -d --name try-user --user 1000 busybox sleep 600")
+    r = grade(box, "user")
+    assert r["user-not-root"].passed
+    assert not r["user-image"].passed
 
 
-def test_user_that_exited_fails_as_not_running(box):
-    docker(box, "docker run --name try-user --user 1000 busybox true")
-    assert_fails(grade(box, "user")["user-not-root"], "not_running", "exited (exit code 0)", hint="sleep 600")
+def test_user_image_overridden_with_root_fails_the_container(box, user_image):
+    user_image("USER 1000")
+    for flags in ("--user root:root", "--user 0"):
+        docker(box, f"docker rm -f try-user; docker run -d --name try-user {flags} try-user")
+        r = grade(box, "user")
+        assert r["user-image"].passed
+        assert_fails(r["user-not-root"], "root", "runs as root (uid 0)", hint="do not override it")
+
+
+def test_user_another_uid_fails_as_wrong_uid(box, user_image):
+    user_image("USER 65534")
+    docker(box, "docker run -d --name try-user try-user")
+    r = grade(box, "user")
+    assert_fails(r["user-image"], "wrong_user", "expected user `1000`")
+    assert_fails(r["user-not-root"], "wrong_uid", "uid 65534; expected uid 1000")
+
+
+def test_user_that_exited_fails_as_not_running(box, user_image):
+    user_image("USER 1000")
+    docker(box, "docker run --name try-user try-user true")
+    assert_fails(grade(box, "user")["user-not-root"], "not_running", "exited (exit code 0)", hint="sleep")
 
 
 # --- caps ----------------------------------------------------------------------------

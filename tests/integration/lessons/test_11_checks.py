@@ -200,3 +200,32 @@ def test_limits_pass(box):
 def test_limits_pids_only_fails_naming_memory(box):
     docker(box, "docker run -d --name try-limits --pids-limit 50 busybox sleep 600")
     assert_fails(grade(box, "limits")["limits-set"], "no_limit", "no memory limit is set", hint="--memory 64m")
+
+
+# --- the lesson's helpers against the real seal and kernel -----------------------------
+@pytest.fixture
+def lesson_env(box, monkeypatch):
+    for key, value in box.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DOCKYARD_SANDBOX", box.name)
+    return box
+
+
+def test_refusals_table_shows_what_the_seal_refused_and_what_ran(lesson_env):
+    from dockyard.notebook.security import refusals
+
+    table = refusals(["docker run --rm --privileged busybox true", "docker run --rm -v /:/host busybox true",
+                      "docker run --rm busybox true"])
+    assert [r[1] for r in table.rows] == ["refused", "refused", "ran"]
+    assert "take it over" in table.rows[0][2] and "workspace" in table.rows[1][2]
+
+
+def test_caps_table_decodes_what_containers_print(lesson_env):
+    from dockyard.notebook import sh
+    from dockyard.notebook.security import caps_table
+
+    cmd = "docker run --rm {} busybox grep Cap /proc/self/status"
+    table = caps_table({f or "default": sh(cmd.format(f), quiet=True)
+                        for f in ("", "--cap-drop ALL --cap-add NET_BIND_SERVICE")})
+    rows = {r[0]: r[1:] for r in table.rows}
+    assert rows["(count)"] == ["14", "1"] and rows["NET_BIND_SERVICE"] == ["✓", "✓"] and rows["NET_RAW"] == ["✓", ""]

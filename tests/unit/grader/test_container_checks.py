@@ -632,7 +632,8 @@ def test_every_container_check_is_registered_with_a_title():
                           "container.namespace", "container.limits", "container.port", "container.mount",
                           "container.exec", "container.logs_contain", "container.env", "container.restart_policy",
                           "container.updated_live", "container.written_by_others", "container.file_from",
-                          "container.namespace_pair"}
+                          "container.namespace_pair",
+                          "container.user", "container.capabilities", "container.no_new_privileges", "container.read_only"}
     assert all(base.REGISTRY[n].params["name"].required for n in names)
 
 

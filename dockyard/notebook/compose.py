@@ -73,7 +73,7 @@ def get(url: str, wait: float = 20.0) -> tuple[int | None, str]:
         time.sleep(0.5)
 
 
-def visit(project: str, service: str, port: int, path: str = "/", wait: float = 20.0) -> int | None:
+def visit(project: str, service: str, port: int, path: str = "/", wait: float = 20.0) -> None:
     """GET ``path`` from a service through its published port; prints ``GET url -> status body``.
 
     The host port is asked of Compose each time (``COMPOSE -p project port service port``): Docker may give a
@@ -90,8 +90,8 @@ def visit(project: str, service: str, port: int, path: str = "/", wait: float = 
             url = f"http://127.0.0.1:{found.splitlines()[-1].rsplit(':', 1)[1]}{path}"
             status, body = get(url, wait=max(0.0, deadline - time.monotonic()))
             print(f"GET {url} -> {status} {body}")
-            return status
+            return
         if time.monotonic() >= deadline:
             print(f"{service} has no published port {port}: {found}")
-            return None
+            return
         time.sleep(0.5)

@@ -144,11 +144,13 @@ def depends_healthy(ctx, service, dependency, path=""):
                     depends_on=short(deps))
     cond = (deps[on] or {}).get("condition") if isinstance(deps[on], dict) else None
     if cond != "service_healthy":
-        return fail(f"{service} depends_on {on} with condition {short(cond, 40) if cond else '(none: service_started)'}; "
+        said = short(cond, 40) if cond else "(none: service_started)"
+        return fail(f"{service} depends_on {on} with condition {said}; "
                     f"expected service_healthy", reason="wrong_condition",
                     hint="service_started only waits for the container to start; service_healthy waits for its "
                          "healthcheck to pass", depends_on=short(deps))
-    return ok(f"{service} waits for {on} to be healthy (depends_on with condition: service_healthy)", depends_on=short(deps))
+    return ok(f"{service} waits for {on} to be healthy (depends_on with condition: service_healthy)",
+              depends_on=short(deps))
 
 
 # --- the running application -------------------------------------------------------------
@@ -289,7 +291,8 @@ def named_volume(ctx, project, service, destination):
     if m.get("Type") != "volume":
         return fail(f"{destination} in {name} is a {m.get('Type')} mount of {m.get('Source')}; expected a named volume",
                     reason="wrong_type", container=name, hint="a path before the colon (./data:/data) is a bind "
-                    f"mount of a host folder; a plain name is a named volume: NAME:{destination}, declared under volumes:")
+                    f"mount of a host folder; a plain name is a named volume: NAME:{destination}, declared under "
+                    "volumes:")
     vol = m.get("Name") or ""
     try:
         labels = (ctx.client.api.inspect_volume(vol).get("Labels") or {})
@@ -300,9 +303,9 @@ def named_volume(ctx, project, service, destination):
         return fail(f"{destination} in {name} is the volume {vol[:12] + '…' if anonymous else vol}, "
                     + ("an anonymous one" if anonymous else "not one the project declares")
                     + "; expected a named volume of the project", reason="anonymous" if anonymous else "external",
-                    container=name, volume=vol, hint=f"volumes: [- /data] alone makes a new anonymous volume, which "
-                    f"docker-compose down -v or a rebuild loses: name it (NAME:{destination}) and declare NAME under the "
-                    "top-level volumes:")
+                    container=name, volume=vol, hint=f"- {destination} alone makes an anonymous volume: after "
+                    "docker-compose down the next up makes a new, empty one. Name it (NAME:"
+                    f"{destination}) and declare NAME under the top-level volumes:")
     return ok(f"{destination} in {name} is the named volume {vol} (declared as {labels[VOLUME_LABEL]})",
               container=name, volume=vol)
 
@@ -425,7 +428,8 @@ def _wait_healthy(ctx, cid: str) -> str:
         time.sleep(0.5)
 
 
-@check("compose.survives_restart", project=PROJECT, service=SERVICE, db=Param(str, doc="the service the grader restarts"),
+@check("compose.survives_restart", project=PROJECT, service=SERVICE,
+       db=Param(str, doc="the service the grader restarts"),
        container_port=Param(int), path=Param(str, default="/"),
        count=Param(str, default=r"Visits: (\d+)", doc="a regular expression whose group 1 is the count"))
 def survives_restart(ctx, project, service, db, container_port, path="/", count=r"Visits: (\d+)"):

@@ -16,11 +16,13 @@ from .helpers import assert_all_pass, assert_fails, docker
 LAB = "10-compose"
 COMPOSE = find()
 HTTPD = '["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www"]'
-HEALTH = '    healthcheck:\n      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]\n      interval: 1s\n'
+HEALTH = ('    healthcheck:\n      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]\n'
+          "      interval: 1s\n")
 
 
 def cache(*extra: str, command: str = HTTPD) -> str:
-    return "services:\n  cache:\n    image: busybox\n" + (f"    command: {command}\n" if command else "") + "".join(extra)
+    head = "services:\n  cache:\n    image: busybox\n" + (f"    command: {command}\n" if command else "")
+    return head + "".join(extra)
 
 
 RESTART = "    restart: unless-stopped\n"

@@ -1,3 +1,3 @@
 """Check families, one module each. ``base.load_all()`` imports them, registering every check."""
 
-FAMILIES = ("dockerfile", "lint", "dockerignore", "build", "image", "image_leaks", "container", "container_limits", "container_ports", "provenance", "registry", "daemon", "compose")
+FAMILIES = ("dockerfile", "lint", "dockerignore", "build", "image", "image_leaks", "container", "container_limits", "container_ports", "provenance", "registry", "daemon", "compose", "compose_file")

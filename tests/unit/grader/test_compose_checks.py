@@ -7,7 +7,7 @@ import http.server
 
 import pytest
 
-from grader.checks import compose
+from grader.checks import compose, compose_file
 
 from .fakes import FakeContext, load_data, local_http_server, run_check
 
@@ -235,6 +235,6 @@ def test_a_list_that_holds_itself_is_quoted_short(tmp_path):
 
 
 def test_a_huge_file_is_not_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(compose, "MAX_FILE", 100)
+    monkeypatch.setattr(compose_file, "MAX_FILE", 100)
     r = run_check("compose.file", hand_in(tmp_path, "services:\n" + "  x: {image: busybox}\n" * 10), services=["x"])
     assert not r.passed and r.reason == "too_large"

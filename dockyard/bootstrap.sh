@@ -37,6 +37,7 @@ dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v mkfs.ext4 >/dev/null 2>&1 || need="$need e2fsprogs"
 command -v git >/dev/null 2>&1 || need="$need git"
+command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need="$need docker-compose"  # lesson and lab 10
 if ! grep -q '^ID=debian' /etc/os-release 2>/dev/null; then
   # building the Debian-based stand-in images on Ubuntu needs Debian's archive keys
   [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need="$need debian-archive-keyring"

@@ -39,9 +39,9 @@ import requests  # noqa: E402
 
 from dockyard import cgroups, network, procs  # noqa: E402
 from dockyard.config import human_size, parse_size  # noqa: E402
-from dockyard.hub.client import HubClient  # noqa: E402
-from dockyard.hub.run import HubDir  # noqa: E402
-from dockyard.hub.spawner import sandbox_name  # noqa: E402
+from grader.hub.client import HubClient  # noqa: E402
+from grader.hub.run import HubDir  # noqa: E402
+from grader.hub.spawner import sandbox_name  # noqa: E402
 from dockyard.sandbox import Sandbox  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
@@ -108,7 +108,7 @@ class Hub:
         self.passwords = {n: self.dir.roster.add(n)[1] for n in names}
         self.port = network.free_port()
         self.log = open(self.tmp / "hub.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli", "hub", "start", "--class",
+        self.proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "hub", "start", "--class",
                                       self.dir.root.name, "--course", str(self.tmp / "course"), "--port",
                                       str(self.port), "--purge-on-stop", "--cull-idle", "86400"],
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)

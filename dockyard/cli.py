@@ -1,4 +1,7 @@
-"""The ``dockyard`` command: a thin layer over :mod:`dockyard.sandbox`."""
+"""The sandbox's commands (up, down, status, env, reset, list): a thin layer over :mod:`dockyard.sandbox`.
+
+The ``dockyard`` command is this group with the grader's and the course's commands added on top
+(:mod:`grader.cli`); this package imports nothing from ``grader``."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import click
 from . import sandbox as sb
 from .config import human_size
 from .cliutil import friendly_errors
-from .errors import NotRunning
 
 
 def sandbox_options(func):
@@ -27,7 +29,7 @@ def sandbox_options(func):
     return wrapper
 
 
-def _progress(msg: str) -> None:
+def echo_progress(msg: str) -> None:
     click.echo(msg, err=True)
 
 
@@ -67,7 +69,7 @@ def up(name, backend, memory, pids, cpus, subnet, disk, storage_driver, online, 
     if backend == "existing":
         box.up()
     else:
-        box.up(reseed=reseed, progress=_progress)
+        box.up(reseed=reseed, progress=echo_progress)
     click.echo(box.docker_host)
 
 
@@ -187,7 +189,7 @@ def reset(name, backend, yes):
     box = sb.get(name, backend)
     if not yes:
         click.confirm(f"Remove everything you created in sandbox {box.name!r}?", abort=True)
-    done = box.reset(progress=_progress)
+    done = box.reset(progress=echo_progress)
     click.echo(", ".join(f"{v} {k}" for k, v in done.items() if k != "registry") + " removed; registry emptied")
 
 
@@ -208,125 +210,6 @@ def list_cmd():
         click.echo(f"{box.name:14} {'running' if box.running() else 'stopped':8} {st.get('subnet', '-'):16} "
                    f"{box.docker_host}")
 
-
-@main.command()
-@sandbox_options
-@click.option("--port", type=int, default=8888, show_default=True)
-@click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
-@friendly_errors
-def lab(name, backend, port, no_browser):
-    """Bring the sandbox up and open the lessons in JupyterLab (127.0.0.1 only).
-
-    Run as root, JupyterLab runs unprivileged (the sudo caller's account, else a uid of its own) on
-    your own copy of the lessons in <home>/work/<name>/, and your checks are graded by this process.
-
-    \b
-    Example:
-      dockyard lab --port 8890 --no-browser
-    """
-    from .lab import launch, workspace_dirs
-
-    box = sb.get(name, backend)
-    if box.backend == "private":
-        box = sb.get(name, backend, workspace=workspace_dirs(box))
-    box.up(progress=_progress) if box.backend == "private" else box.up()
-    sys.exit(launch(box, port=port, open_browser=not no_browser))
-
-
-@main.command()
-@sandbox_options
-@click.argument("lab")
-@click.option("--submission", "-s", default=".", show_default=True,
-              help="Folder with your files (Dockerfile labs); the sandbox's state is checked too.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--validate", is_flag=True, help="Only check that the lab's lab.yaml is valid.")
-@click.option("--lesson", is_flag=True,
-              help="LAB names a lesson's self-checks (notebooks/checks/), where a graded lab has the same name.")
-@friendly_errors
-def check(name, backend, lab, submission, as_json, validate, lesson):
-    """Grade your work in the sandbox now and print what passed, with hints.
-
-    \b
-    Example:
-      dockyard check 05-dockerfile --submission labs/05-dockerfile/solution
-      dockyard check 01-namespaces --lesson        # lesson 01's "Try it" exercises
-    """
-    import grader
-    from grader import service
-
-    if service.available() and not validate:  # in the learner's JupyterLab: no spec here
-        report = service.request(lab, submission=submission, prefer="lesson" if lesson else "lab")
-        click.echo(report.to_json(reveal_hidden=False) if as_json else report.table(reveal_hidden=False))
-        sys.exit(0 if report.passed else 1)
-    path = grader.find_lab(lab, prefer="lesson" if lesson else "lab")
-    spec = grader.load(path)
-    if validate:
-        click.echo(f"{path}: valid ({sum(len(t.checks) for t in spec.tasks)} checks in {len(spec.tasks)} tasks, "
-                   f"{spec.total:g} points)")
-        return
-    box = sb.get(name, backend)
-    if not box.running():
-        raise NotRunning(box.name)
-    report = grader.grade_and_record(spec, sandbox=box, submission=submission,
-                                     progress=None if as_json else lambda r: click.echo(f"  {r.mark} {r.title}", err=True))
-    click.echo(report.to_json(reveal_hidden=False) if as_json else report.table(reveal_hidden=False))
-    sys.exit(0 if report.passed else 1)
-
-
-@main.command(name="checks")
-@click.argument("family", required=False)
-@friendly_errors
-def checks_cmd(family):
-    """List the checks a lab.yaml can use, with their parameters.
-
-    \b
-    Example:
-      dockyard checks container
-    """
-    from grader.checks import base
-
-    for name, ct in sorted(base.load_all().items()):
-        if family and not name.startswith(family):
-            continue
-        params = ", ".join(f"{k}" + ("" if p.required else f"={p.default!r}") for k, p in ct.params.items())
-        click.echo(f"{name}({params})\n    {ct.title}")
-
-
-@main.command(name="progress")
-@sandbox_options
-@friendly_errors
-def progress_cmd(name, backend):
-    """Show your best result in every lab you have checked.
-
-    \b
-    Example:
-      dockyard progress
-    """
-    from grader import progress
-
-    click.echo(progress.table(progress.load(progress.progress_file(sb.get(name, backend)))))
-
-
-def _add_course_commands() -> None:
-    from grader.course.cli import course, grade
-
-    main.add_command(course)
-    main.add_command(grade)
-    from .hub.cli import hub
-
-    main.add_command(hub)
-
-
-_add_course_commands()
-
-
-def _add_k8s_commands() -> None:
-    from .k8s.cli import k8s
-
-    main.add_command(k8s)
-
-
-_add_k8s_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,6 +1,6 @@
 """Picking uids for learners and grading kernels: a range from the environment, and what already holds a uid.
 
-Two ranges use it: the hub's learners (``DOCKYARD_HUB_UIDS``, :mod:`dockyard.hub.roster`) and the grading
+Two ranges use it: the hub's learners (``DOCKYARD_HUB_UIDS``, :mod:`grader.hub.roster`) and the grading
 kernels (``DOCKYARD_KERNEL_UIDS``, :mod:`grader.course.kernel_user`). A uid is free when no account, group,
 sub-id range (/etc/subuid, /etc/subgid) or running process holds it."""
 

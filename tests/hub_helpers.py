@@ -22,8 +22,8 @@ from pathlib import Path
 import requests
 
 from dockyard import cgroups, network, procs
-from dockyard.hub.run import HubDir
-from dockyard.hub.spawner import sandbox_name
+from grader.hub.run import HubDir
+from grader.hub.spawner import sandbox_name
 from dockyard.sandbox import Sandbox
 from grader.course.layout import Course
 from grader.course.release import release
@@ -81,7 +81,7 @@ def running_hub(tmp_path, name: str, students, instructors=(), extra=(), prepare
     members = hub.roster.members()
     port = network.free_port()
     log = open(tmp_path / "hub.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli", "hub", "start", "--class", hub.root.name,
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "hub", "start", "--class", hub.root.name,
                              "--course", str(course.root), "--port", str(port), "--purge-on-stop", *extra],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
     url = f"http://127.0.0.1:{port}"

@@ -73,7 +73,7 @@ class Lab:
         self.started = time.monotonic()
         env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKYARD_BACKEND")}
         env["DOCKYARD_SANDBOX"] = name
-        self.proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli", "lab", "--port", str(port), "--no-browser"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "lab", "--port", str(port), "--no-browser"],
                                      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True, text=True, preexec_fn=_end_with_us)
         self._ready = threading.Event()

@@ -17,7 +17,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from dockyard.hub.spawner import sandbox_name
+from grader.hub.spawner import sandbox_name
 from dockyard.sandbox import Sandbox
 from tests.hub_helpers import LAB, running_hub
 

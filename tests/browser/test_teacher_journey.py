@@ -28,7 +28,7 @@ STUDENTS = {"student-001": "solution", "student-002": "bloated", "student-003": 
 
 def dockyard(*args: str, timeout: float) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKYARD_BACKEND")}
-    proc = subprocess.run([sys.executable, "-m", "dockyard.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "grader.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
     assert proc.returncode == 0, f"dockyard {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
@@ -40,7 +40,7 @@ class Formgrader:
     def __init__(self, course: Course):
         self.course, self.port, self.token, self.output = course, network.free_port(), None, []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dockyard.cli", "course", "formgrader", "--course", str(course.root),
+            [sys.executable, "-m", "grader.cli", "course", "formgrader", "--course", str(course.root),
              "--port", str(self.port), "--no-browser"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True, preexec_fn=_end_with_us)
         self._up = threading.Event()

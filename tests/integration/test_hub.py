@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.hub.client import HubClient
-from dockyard.hub.spawner import sandbox_name
+from grader.hub.client import HubClient
+from grader.hub.spawner import sandbox_name
 from dockyard.sandbox import Sandbox
 from grader.course import labnb
 from grader.course.layout import Course
@@ -193,7 +193,7 @@ print(repr(out))
     # dockyard grade, then the feedback back through the exchange
     figures["release, fetch, validate (1), submit, collect"] = round(time.monotonic() - t, 1)
     tg = time.monotonic()
-    g = subprocess.run([sys.executable, "-m", "dockyard.cli", "grade", LAB.name, "--course", str(course.root),
+    g = subprocess.run([sys.executable, "-m", "grader.cli", "grade", LAB.name, "--course", str(course.root),
                         "--json", "--jobs", "2"], capture_output=True, text=True, timeout=600, cwd=REPO)
     figures["dockyard grade, 3 hand-ins"] = round(time.monotonic() - tg, 1)
     outcomes = {o["student"]: o for o in map(json.loads, g.stdout.splitlines())}

@@ -1,4 +1,4 @@
-"""What a learner's pod runs (``python -m dockyard.k8s.learner SERVER...``), here on the machine instead of in sysbox.
+"""What a learner's pod runs (``python -m grader.k8s.learner SERVER...``), here on the machine instead of in sysbox.
 
 Instead of jupyterhub-singleuser, the "server" is a shell that reports what it sees: it must run as the
 learner's uid, reach its own sandbox, have the lessons in its work folder, and not read root's files.
@@ -25,7 +25,7 @@ def test_the_learner_pod_entry_runs_the_server_as_the_learner_against_its_sandbo
     env = {**os.environ, "DOCKYARD_SANDBOX": name, "DOCKYARD_WORK": str(work), "DOCKYARD_LEARNER_UID": "20007"}
     env.pop("DOCKER_HOST", None)
     try:
-        res = subprocess.run([sys.executable, "-m", "dockyard.k8s.learner", "sh", "-c", REPORT], env=env,
+        res = subprocess.run([sys.executable, "-m", "grader.k8s.learner", "sh", "-c", REPORT], env=env,
                              capture_output=True, text=True, timeout=240)
         assert res.returncode == 0, res.stdout + res.stderr
         lines = res.stdout.splitlines()

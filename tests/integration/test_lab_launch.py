@@ -23,7 +23,7 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
     env = dict(os.environ, DOCKYARD_SANDBOX=sandbox.name, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
                JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_DATA_DIR=str(tmp_path / "data"))
     env.pop("DOCKER_HOST", None)
-    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli", "lab", "--port", str(port), "--no-browser"],
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "lab", "--port", str(port), "--no-browser"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:

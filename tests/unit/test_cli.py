@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from dockyard import cgroups
-from dockyard.cli import main
+from grader.cli import main
 from dockyard.config import SandboxConfig
 
 

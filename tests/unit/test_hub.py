@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import DockyardError
-from dockyard.hub import exchange, roster
-from dockyard.hub.run import HubDir
-from dockyard.hub.spawner import sandbox_name
+from grader.hub import exchange, roster
+from grader.hub.run import HubDir
+from grader.hub.spawner import sandbox_name
 from grader.course import exchange as collect
 from grader.course.kernel_user import Plan
 
@@ -174,7 +174,7 @@ def test_a_course_a_hub_serves_uses_its_exchange_and_safe_collect(tmp_path):
 def test_the_hub_listens_on_loopback_with_culler_and_formgrader(tmp_path):
     from traitlets.config import Config
 
-    from dockyard.hub import config
+    from grader.hub import config
 
     hub = HubDir(tmp_path / "hub")
     hub.root.mkdir()
@@ -209,7 +209,7 @@ def test_the_hub_masks_the_course_from_learners(tmp_path):
 
 
 def test_the_hub_process_passes_no_hub_secrets_on(monkeypatch):
-    from dockyard.hub.run import hub_env
+    from grader.hub.run import hub_env
 
     monkeypatch.setenv("CONFIGPROXY_AUTH_TOKEN", "secret")
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "secret")
@@ -224,7 +224,7 @@ def test_hub_names_are_checked():
 
 
 def test_the_spawner_gives_a_learner_only_the_hubs_whitelisted_environment(monkeypatch, tmp_path):
-    from dockyard.hub.spawner import DockyardSpawner
+    from grader.hub.spawner import DockyardSpawner
 
     monkeypatch.setenv("MY_HUB_SECRET", "s3cret")
     seen = {}
@@ -246,8 +246,8 @@ def test_the_spawner_gives_a_learner_only_the_hubs_whitelisted_environment(monke
 
 
 def test_a_server_that_died_on_its_own_gives_its_sandbox_back(monkeypatch):
-    from dockyard.hub.spawner import DockyardSpawner
-    from dockyard.k8s.validate import run_coroutine
+    from grader.hub.spawner import DockyardSpawner
+    from grader.k8s.validate import run_coroutine
 
     async def dead(self):
         return 1
@@ -267,7 +267,7 @@ def test_a_server_that_died_on_its_own_gives_its_sandbox_back(monkeypatch):
 
 
 def test_without_the_proxy_the_hub_says_how_to_install_it(tmp_path, monkeypatch):
-    from dockyard.hub import config, run
+    from grader.hub import config, run
 
     monkeypatch.setattr(config, "PROXY", tmp_path / "node" / "node_modules" / ".bin" / "configurable-http-proxy")
     with pytest.raises(DockyardError, match="configurable-http-proxy is not installed") as exc:
@@ -277,7 +277,7 @@ def test_without_the_proxy_the_hub_says_how_to_install_it(tmp_path, monkeypatch)
 
 
 def test_prepare_writes_what_the_hub_and_the_course_read(tmp_path, monkeypatch):
-    from dockyard.hub import config, run
+    from grader.hub import config, run
     from grader.course.config import HUB_FILE
 
     chp = tmp_path / "chp"
@@ -295,7 +295,7 @@ def test_prepare_writes_what_the_hub_and_the_course_read(tmp_path, monkeypatch):
 
 
 def test_the_hubs_formgrader_refuses_unsealed_autograde_as_the_teachers_does(tmp_path):
-    from dockyard.hub.config import formgrader_command
+    from grader.hub.config import formgrader_command
 
     cmd = formgrader_command(tmp_path)
     assert "--ServerApp.jpserver_extensions=grader.course.teacher_ext=True" in cmd

@@ -1,4 +1,4 @@
-"""dockyard.k8s without a cluster: every manifest passes kubernetes-validate --strict, and the learner's pod
+"""grader.k8s without a cluster: every manifest passes kubernetes-validate --strict, and the learner's pod
 is the one KubeSpawner's own pod builder makes from the generated values."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import copy
 import pytest
 
 from dockyard.errors import ConfigError
-from dockyard.k8s import jobs, validate as val, values as v
-from dockyard.k8s.cluster import (EXCHANGE_MOUNT, KUBERNETES_VERSION, RUNTIME_CLASS, Cluster, quantity_bytes,
+from grader.k8s import jobs, validate as val, values as v
+from grader.k8s.cluster import (EXCHANGE_MOUNT, KUBERNETES_VERSION, RUNTIME_CLASS, Cluster, quantity_bytes,
                                   spawner_bytes)
 from grader.course.grading import Limits
 from grader.course.job import RETRY_EXIT
@@ -50,7 +50,7 @@ def test_the_learner_pod_runs_the_sandbox_under_sysbox_then_the_server(pod):
     assert spec["runtimeClassName"] == RUNTIME_CLASS
     assert pod["metadata"]["annotations"]["io.kubernetes.cri-o.userns-mode"].startswith("auto")
     [c] = spec["containers"]
-    assert c["args"][:4] == ["python3", "-m", "dockyard.k8s.learner", "jupyterhub-singleuser"]
+    assert c["args"][:4] == ["python3", "-m", "grader.k8s.learner", "jupyterhub-singleuser"]
     assert c["securityContext"].get("privileged") in (None, False)
     assert spec.get("automountServiceAccountToken") is False
     env = {e["name"]: e.get("value") for e in c["env"]}
@@ -195,7 +195,7 @@ def test_coroutines_run_also_where_an_event_loop_already_runs():
     thread, where asyncio.run() refuses: KubeSpawner's pod is built all the same."""
     import asyncio
 
-    from dockyard.k8s.validate import run_coroutine
+    from grader.k8s.validate import run_coroutine
 
     async def answer():
         return 42

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from dockyard.cli import main
-from dockyard.k8s.cluster import KUBERNETES_VERSION
+from grader.cli import main
+from grader.k8s.cluster import KUBERNETES_VERSION
 
 TOOL = shutil.which("kubernetes-validate", path=str(Path(sys.executable).parent)) or "kubernetes-validate"
 

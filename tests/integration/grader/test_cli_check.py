@@ -14,7 +14,7 @@ LAB = Path(__file__).resolve().parents[3] / "labs" / "05-dockerfile"
 def dockyard(sandbox, *args):
     env = dict(os.environ, DOCKYARD_SANDBOX=sandbox.name)
     env.pop("DOCKER_HOST", None)
-    return subprocess.run([sys.executable, "-m", "dockyard.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 

@@ -1,6 +1,6 @@
 """The grading Job's entrypoint, run here as its pods would run it: index 0 and 1 of a 2-hand-in class, then the merge.
 
-The command and environment come from the generated Indexed Job itself (``dockyard.k8s.jobs``);
+The command and environment come from the generated Indexed Job itself (``grader.k8s.jobs``);
 only what a cluster provides is put in by hand: ``JOB_COMPLETION_INDEX``, the downward API's
 failure count, the course volume's path, and the machine's Dockyard home (where the base images
 are seeded) instead of the pod's ``/var/lib/docker/dockyard``. Each index starts its own sandbox
@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from dockyard.k8s import jobs
-from dockyard.k8s.cluster import COURSE_MOUNT, Cluster
+from grader.k8s import jobs
+from grader.k8s.cluster import COURSE_MOUNT, Cluster
 from grader.course import gradebook, labnb
 from grader.course.grading import Limits, grade_class
 from grader.course.layout import Course

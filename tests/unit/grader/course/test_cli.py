@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dockyard.cli import main
+from grader.cli import main
 from grader.course.cli import course
 
 FIXTURES = Path(__file__).resolve().parents[3] / "data" / "labs"

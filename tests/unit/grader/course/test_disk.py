@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from dockyard.cli import main
+from grader.cli import main
 from dockyard.errors import DockyardError
 from grader.course import diagnosis, grading
 from grader.course.isolation import Answer

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from dockyard.cli import main
+from grader.cli import main
 from grader.course import grading
 from grader.course.grading import Outcome
 from grader.course.meter import ClassMeter

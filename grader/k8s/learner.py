@@ -1,6 +1,6 @@
 """What a learner's pod runs (``singleuser.cmd`` of the values file): the sandbox, then the server as the learner.
 
-KubeSpawner starts the pod with ``python3 -m dockyard.k8s.learner jupyterhub-singleuser --port=8888 ...``.
+KubeSpawner starts the pod with ``python3 -m grader.k8s.learner jupyterhub-singleuser --port=8888 ...``.
 Inside the pod (sysbox: its root is an unprivileged uid on the node, in a user namespace of its own)
 this brings the learner's sealed sandbox up, exactly as ``dockyard lab`` does on one machine, then
 runs the command it was given through the same launcher as ``dockyard lab``'s JupyterLab: as the
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     if server[:1] == ["--"]:
         server = server[1:]
     if not server:
-        print("usage: python -m dockyard.k8s.learner SERVER-COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: python -m grader.k8s.learner SERVER-COMMAND [ARGS...]", file=sys.stderr)
         return 2
     box = sandbox.get()
     box.up(progress=lambda m: print(m, file=sys.stderr))

@@ -1,4 +1,4 @@
-"""``dockyard k8s ...``: a thin layer over :mod:`dockyard.k8s`."""
+"""``dockyard k8s ...``: a thin layer over :mod:`grader.k8s`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 import yaml
 
-from ..cliutil import friendly_errors
-from ..errors import DockyardError
+from dockyard.cliutil import friendly_errors
+from dockyard.errors import DockyardError
 from .cluster import KUBERNETES_VERSION, Cluster
 
 

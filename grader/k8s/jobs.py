@@ -20,7 +20,7 @@ from grader.course.grading import Limits
 from grader.course.job import RETRY_EXIT
 
 from .cluster import COURSE_MOUNT, LABELS, POD_DOCKYARD_HOME, SYSBOX_ANNOTATIONS, Cluster, quantity_bytes
-from ..config import parse_size
+from dockyard.config import parse_size
 
 RETRIES_PER_INDEX = 1
 POD_SLACK = 300  # seconds a grading pod gets past the notebook timeout: sandbox start, feedback, copying

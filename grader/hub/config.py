@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..lab import OFFLINE_ARGS, TEACHER_ARGS
+from dockyard.lab import OFFLINE_ARGS, TEACHER_ARGS
 from .roster import Roster
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -27,7 +27,7 @@ CONFIG_TEMPLATE = '''\
 # JupyterHub configuration of a Dockyard hub (written by `dockyard hub start`; settings in hub.json beside it).
 from pathlib import Path
 
-from dockyard.hub.config import apply
+from grader.hub.config import apply
 
 apply(c, Path(__file__).resolve().parent)
 '''

@@ -2,7 +2,7 @@
 
 ``values(cluster)`` is handed to ``helm upgrade --install dockyard jupyterhub/jupyterhub -f values.yaml``:
 KubeSpawner starts each learner's pod with the sysbox runtime (Docker inside a pod without
-``--privileged``); the pod runs ``dockyard.k8s.learner``, which brings the learner's sealed
+``--privileged``); the pod runs ``grader.k8s.learner``, which brings the learner's sealed
 sandbox up and then runs ``jupyterhub-singleuser`` as the learner's own uid. Each learner has a
 persistent home volume; nbgrader's exchange is a ReadWriteMany volume mounted in every pod;
 formgrader is a hub service for the instructors; the idle culler stops idle servers (and with
@@ -80,7 +80,7 @@ def values(cluster: Cluster) -> dict:
         "singleuser": {
             "image": {"name": cluster.image_name, "tag": cluster.image_tag},
             # the pod's entry brings the sandbox up, then execs what KubeSpawner appends (--port=...) as the learner
-            "cmd": ["python3", "-m", "dockyard.k8s.learner", "jupyterhub-singleuser"],
+            "cmd": ["python3", "-m", "grader.k8s.learner", "jupyterhub-singleuser"],
             "defaultUrl": "/lab",
             # root of the pod's own user namespace (sysbox maps it to an unprivileged uid on the node):
             # dockerd needs it; the server and every kernel run as the learner's uid

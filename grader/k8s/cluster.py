@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ..errors import ConfigError
+from dockyard.errors import ConfigError
 
 # the oldest Kubernetes the manifests are written for (z2jh 4 needs 1.32; backoffLimitPerIndex is GA in 1.33)
 KUBERNETES_VERSION = "1.33.0"

@@ -1,4 +1,4 @@
-"""``dockyard hub ...``: a class on one machine (a thin layer over :mod:`dockyard.hub`)."""
+"""``dockyard hub ...``: a class on one machine (a thin layer over :mod:`grader.hub`)."""
 
 from __future__ import annotations
 

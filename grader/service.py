@@ -39,11 +39,12 @@ import struct
 import threading
 from pathlib import Path
 
+from dockyard.service_client import ServiceError, ask, available  # noqa: F401 (available: for callers)
+
 from .result import Report
 
 LAB_NAME = re.compile(r"^[0-9]{2}(-[a-z0-9]+)*$|^[a-z][a-z0-9-]*$")
 MAX_REQUEST = 64 * 1024
-ENV = "DOCKYARD_CHECKS"
 
 
 class Refused(Exception):
@@ -215,37 +216,13 @@ def _unlink_quietly(path: Path) -> None:
         pass
 
 
-def available() -> bool:
-    """Is this kernel one whose checks the grader's process runs (a learner's, under `dockyard lab`)?"""
-    return bool(os.environ.get(ENV))
-
-
 def _ask(req: dict, timeout: float) -> dict:
     from .errors import GraderError
 
-    path = os.environ[ENV]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.connect(path)
-        except OSError as exc:
-            raise GraderError(f"the check service at {path} does not answer ({exc.strerror})",
-                              "restart dockyard lab: it runs the checks") from None
-        s.sendall((json.dumps(req) + "\n").encode())
-        with s.makefile("rb") as fh:
-            line = fh.readline()
-    if not line:
-        raise GraderError("the check service closed the connection without an answer",
-                          "see the terminal that runs dockyard lab")
-    answer = json.loads(line)
-    if "error" in answer:
-        raise GraderError(answer["error"], answer.get("hint") or "")
-    return answer
-
-
-def namespaces(pid: int, timeout: float = 30) -> dict[str, str]:
-    """The namespace identities of a process of this learner's sandbox, read by the grader's process."""
-    return _ask({"op": "namespaces", "pid": int(pid)}, timeout)["namespaces"]
+    try:
+        return ask(req, timeout)
+    except ServiceError as exc:
+        raise GraderError(exc.problem, exc.fix or "") from None
 
 
 def award(lab: str, ids: list[str], timeout: float = 1800) -> dict:

@@ -11,6 +11,7 @@ import os
 import subprocess
 from typing import Iterable, Sequence
 
+from .. import service_client
 from ..errors import DockyardError
 from ..sandbox import Sandbox, get
 
@@ -128,11 +129,9 @@ def ns_ids(pid: int | str = "self") -> dict[str, str]:
     try:
         return read_ns(pid)
     except PermissionError:
-        from grader import service
-
-        if pid == "self" or not service.available():
+        if pid == "self" or not service_client.available():
             raise
-        return service.namespaces(int(pid))
+        return service_client.namespaces(int(pid))
 
 
 def remove_folder(path: str) -> None:

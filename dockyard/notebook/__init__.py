@@ -162,7 +162,7 @@ def pull(*refs: str) -> None:
     >>> pull("busybox", "python:3.11-slim")   # doctest: +SKIP
     busybox: 100%|██████████| [00:00] Downloaded newer image: layers 1/1, 1.1MB/1.1MB
     """
-    from .pulls import pull_one
+    from ..pulls import pull_one
 
     client = sandbox().client
     for ref in refs:

@@ -176,3 +176,87 @@ def lesson_env(folder: Path, path: str | None = None, setting: str | None = None
     if builder.buildkit:
         env["PATH"] = os.pathsep.join([folder, *rest])
     return env
+
+
+# --- one build through the CLI ------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class BuildRun:
+    """What one ``docker build`` through the BuildKit CLI left: its exit, its output (capped), the image it made."""
+
+    returncode: int | None  # None: stopped at the timeout
+    log: str  # the first ``log_cap`` characters of the output
+    tail: str  # the last characters of the output, where BuildKit puts the error
+    image_id: str | None
+    seconds: float
+    truncated: bool = False
+
+    @property
+    def timed_out(self) -> bool:
+        return self.returncode is None
+
+    @property
+    def text(self) -> str:
+        """The output as far as it is kept: the capped start and, when cut, the tail after a marker."""
+        return self.log + (f"\n[... output cut at {len(self.log)} characters ...]\n{self.tail}" if self.truncated else "")
+
+
+def build_command(cli: Cli, context: Path, *, dockerfile: Path, tag: str, iidfile: Path,
+                  labels: dict[str, str] | None = None, network: str = "none") -> list[str]:
+    cmd = [cli.path, "build", "--progress=plain", f"--network={network}", f"--iidfile={iidfile}",
+           f"--file={dockerfile}", f"--tag={tag}"]
+    for key, value in (labels or {}).items():
+        cmd.append(f"--label={key}={value}")
+    return cmd + [str(context)]
+
+
+def run_build(cli: Cli, docker_host: str, context: Path, *, dockerfile: str = "Dockerfile", tag: str,
+              labels: dict[str, str] | None = None, timeout: float = 120, log_cap: int = 200_000,
+              tail_cap: int = 8000, network: str = "none") -> BuildRun:
+    """``docker build`` of ``context`` with BuildKit against ``docker_host``, stopped after ``timeout`` s.
+
+    The CLI runs in a session of its own with an empty config folder (no credentials, no aliases that would make
+    `docker build` buildx) and only the variables it needs. At the timeout it is killed: its /session connection
+    closes, and the daemon cancels the build, RUN step and all."""
+    import tempfile
+    import threading
+    import time
+
+    context = Path(context)
+    with tempfile.TemporaryDirectory(prefix="dockyard-build-") as tmp:
+        iid = Path(tmp) / "iid"
+        cmd = build_command(cli, context, dockerfile=context / dockerfile, tag=tag, iidfile=iid, labels=labels,
+                            network=network)
+        env = {"DOCKER_HOST": docker_host, "DOCKER_BUILDKIT": "1", "DOCKER_CONFIG": tmp, "HOME": tmp,
+               "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "NO_COLOR": "1"}
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=tmp, start_new_session=True)
+        kept: list[str] = []
+        state = {"size": 0, "tail": "", "cut": False}
+
+        def read() -> None:
+            for raw in iter(lambda: proc.stdout.read1(65536), b""):
+                text = raw.decode(errors="replace")
+                room = log_cap - state["size"]
+                if room > 0:
+                    kept.append(text[:room])
+                    state["size"] += min(room, len(text))
+                if len(text) > max(room, 0):
+                    state["cut"] = True
+                state["tail"] = (state["tail"] + text)[-tail_cap:]
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            returncode: int | None = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # our CLI alone (its pid): the daemon ends the build when the session goes
+                proc.wait()
+            reader.join(10)
+            proc.stdout.close()
+        seconds = time.monotonic() - t0
+        image_id = iid.read_text().strip() if returncode == 0 and iid.exists() else None
+    return BuildRun(returncode, "".join(kept), state["tail"], image_id or None, seconds, state["cut"])

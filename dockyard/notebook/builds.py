@@ -30,6 +30,9 @@ VERTEX = re.compile(r"^#(\d+) \[(?:(?P<stage>[^\]]*?) )?(?P<k>\d+)/(?P<n>\d+)\] 
 STATUS = re.compile(r"^#(\d+) (?:(?P<done>DONE) (?P<seconds>[\d.]+)s|(?P<cached>CACHED)|ERROR:? (?P<error>.*)"
                     r"|(?P<canceled>CANCELED))\s*$")
 IMAGE = re.compile(r"writing image (sha256:[0-9a-f]{64})")
+INTERNAL = re.compile(r"^#(\d+) \[internal\] (.*)$")
+CONTEXT = re.compile(r"^#(\d+) transferring context: ([\d.]+[kMG]?B)")
+LEGACY_CONTEXT = re.compile(r"^Sending build context to Docker daemon\s+(\S+)")
 LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 LEGACY_IMAGE = re.compile(r"^Successfully built ([0-9a-f]{12,64})$")
 
@@ -65,6 +68,8 @@ class BuildLog:
         self.lines: list[str] = []
         self.image_id: str | None = None
         self.error: str | None = None
+        self.context_sent: str | None = None  # what the client sent of the build context (BuildKit: only what is used)
+        self._internal: dict[str, str] = {}
         self._legacy: Step | None = None
 
     def feed(self, line: str) -> Step | None:
@@ -75,6 +80,14 @@ class BuildLog:
         if m:
             if m[1] not in self.steps:
                 self.steps[m[1]] = Step(m["stage"] or "", int(m["k"]), int(m["n"]), m["instruction"])
+            return None
+        m = INTERNAL.match(line)
+        if m:
+            self._internal[m[1]] = m[2]
+            return None
+        m = CONTEXT.match(line) or LEGACY_CONTEXT.match(line)
+        if m and (m.re is LEGACY_CONTEXT or self._internal.get(m[1]) == "load build context"):
+            self.context_sent = m[m.lastindex]
             return None
         m = STATUS.match(line)
         if m and m[1] in self.steps:
@@ -244,5 +257,6 @@ def build(cmd: str, *, show: str = "steps", check: bool = True, timeout: float =
             raise CommandFailed(cmd, code, detail)
         print(f"{detail}\nthe build failed (exit status {code})", flush=True)
         return log
-    print(f"built {tag} in {seconds:.1f} s: {log.total} steps, {len(log.cached)} from the cache", file=sys.stdout)
+    sent = f"; context sent: {log.context_sent}" if log.context_sent else ""
+    print(f"built {tag} in {seconds:.1f} s: {log.total} steps, {len(log.cached)} from the cache{sent}", file=sys.stdout)
     return log

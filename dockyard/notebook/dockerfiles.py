@@ -30,8 +30,10 @@ def work() -> Path:
 
 def folder(name: str) -> str:
     """Where ``context(name, ...)`` writes (or wrote) its build context: the ``submission`` of a check that reads
-    the Dockerfile."""
-    return str(work() / name)
+    the Dockerfile. Made empty if it is not there yet, so that a check says what is missing from it."""
+    path = work() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 def context(name: str, dockerfile: str, files: dict[str, str | bytes] | None = None) -> Path:

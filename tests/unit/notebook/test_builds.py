@@ -112,3 +112,14 @@ def test_build_runs_the_command_prints_each_step_and_raises_on_failure(monkeypat
     assert "about to fail" in err.value.output
     log = builds.build("docker build -t fx:bad .", check=False, show="none")
     assert log.error and "the build failed" in capsys.readouterr().out
+
+
+def test_the_context_sent_is_read_from_the_load_build_context_step():
+    """BuildKit sends only the files the Dockerfile uses (COPY app.sh: not the 3 MB log), and .dockerignore's
+    own transfer (load .dockerignore) is not the context."""
+    plain, _ = fold("buildkit-context.txt")
+    ignored, _ = fold("buildkit-context-ignored.txt")
+    assert plain.context_sent == "36B" and ignored.context_sent == "27B"
+    assert fold("buildkit-multistage.txt")[0].context_sent is None  # nothing copied from the context
+    legacy, _ = fold("legacy.txt")
+    assert legacy.context_sent == "3.072kB"

@@ -164,9 +164,14 @@ def check(policy: Policy, method: str, uri: str, headers: dict | None = None,
                            "swarm services can bind host folders and publish ports this sandbox cannot check",
                            "run several containers with docker run on one user network, or use docker compose")
         if path == "/grpc":
-            return Refusal("a direct BuildKit session (docker buildx)",
-                           "it can ask for host networking in a way this sandbox cannot check",
-                           "use docker build (the classic builder, or DOCKER_BUILDKIT=1 with the docker CLI)")
+            # buildx (every docker CLI 23+) sends the whole build inside gRPC: network.host or a cgroup parent
+            # could be asked for there unseen. A CLI before 23 sends /session + /build?version=2 (dockyard.buildkit).
+            return Refusal("a BuildKit build through /grpc (docker buildx, and docker build of a CLI 23 or later)",
+                           "its build request (host networking, a cgroup parent) travels inside gRPC, where this "
+                           "sandbox cannot check it",
+                           "build with a docker CLI before 23, whose BuildKit client is built in: "
+                           "DOCKER_BUILDKIT=1 /usr/bin/docker build ... (Debian's docker.io 20.10; in a lesson "
+                           "`docker` is that one already), or the classic builder: DOCKER_BUILDKIT=0 docker build ...")
     if path.startswith("/plugins") and method != "DELETE":
         return Refusal("installing or changing Docker plugins",
                        "a plugin runs with full access to the host",

@@ -168,12 +168,14 @@ class SandboxCgroup:
             if path.is_dir():
                 _write(path / "cgroup.procs", str(pid))
 
-    def procs(self) -> set[int]:
-        """PIDs in this cgroup, in any hierarchy."""
+    def procs(self, nested: bool = False) -> set[int]:
+        """PIDs in this cgroup, in any hierarchy; ``nested``: also in the cgroups below it (containers', and
+        BuildKit's RUN steps in ``buildkit/<id>``)."""
         out: set[int] = set()
-        for path in self._all_dirs():
-            text = read_file(path / "cgroup.procs") or ""
-            out.update(int(x) for x in text.split() if x.isdigit())
+        for top in self._all_dirs():
+            for path in [Path(d) for d, _s, _f in os.walk(top)] if nested else [top]:
+                text = read_file(path / "cgroup.procs") or ""
+                out.update(int(x) for x in text.split() if x.isdigit())
         return out
 
     def pids_max_hits(self) -> int:

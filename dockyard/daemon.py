@@ -44,7 +44,10 @@ def dockerd_command(cfg: SandboxConfig, *, dockerd: str, storage_driver: str, mi
         "--shutdown-timeout=3",  # down should not wait 10 s per container that ignores SIGTERM
     ]
     if cgroup_parent:
-        cmd.append(f"--cgroup-parent={cgroup_parent}")
+        # A path, not a systemd slice: on a cgroup v2 host booted with systemd (Debian 12) dockerd 20.10 picks the
+        # systemd driver unless told, and then refuses a --cgroup-parent that is not "xxx.slice". With cgroupfs,
+        # containers land in <parent>/<id> and BuildKit's RUN steps in <parent>/buildkit/<id>, on v1 and v2 alike.
+        cmd += ["--exec-opt=native.cgroupdriver=cgroupfs", f"--cgroup-parent={cgroup_parent}"]
     if cfg.sealed:
         # every API request is first put to dockyard.authz (found as <name>.sock in /run/docker/plugins/)
         cmd.append(f"--authorization-plugin={cfg.authz_plugin}")

@@ -67,7 +67,7 @@ def workspace_dirs(box=None) -> tuple[str, ...]:
 def lab_env(box) -> dict[str, str]:
     """The server's environment: kernels and terminals inherit it, so `docker` talks to the sandbox."""
     env = dict(os.environ)
-    env.update(box.lesson_env())
+    env.update(box.lesson_env(path=env.get("PATH")))
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(LEARNER_CONFIG), *filter(None, [env.get("JUPYTER_CONFIG_PATH")])])
     bindir = str(Path(sys.executable).parent)
     if bindir not in env.get("PATH", "").split(os.pathsep):
@@ -77,10 +77,13 @@ def lab_env(box) -> dict[str, str]:
 
 def launch(box, port: int = 8888, open_browser: bool = True) -> int:
     root = notebooks_dir()
+    env = lab_env(box)
+    if env.get("DOCKYARD_BUILDER_NOTE"):
+        print(f"docker build: {env['DOCKYARD_BUILDER_NOTE']}", file=sys.stderr)
     if not confined(box):
         print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}", file=sys.stderr)
         try:
-            return subprocess.call(lab_command(root, port, open_browser), env=lab_env(box))
+            return subprocess.call(lab_command(root, port, open_browser), env=env)
         except KeyboardInterrupt:
             return 0
     from .learner import LearnerSession
@@ -92,7 +95,7 @@ def launch(box, port: int = 8888, open_browser: bool = True) -> int:
         cmd = [sys.executable, "-m", "grader.course.fence", "--exec",
                *lab_command(learner.work, port, open_browser, as_root=False)]
         # the server ends first, so the session can take back what it lent
-        return serve(subprocess.Popen(cmd, env=learner.env(lab_env(box)), cwd=learner.work))
+        return serve(subprocess.Popen(cmd, env=learner.env(env), cwd=learner.work))
 
 
 def serve(proc: subprocess.Popen) -> int:

@@ -12,7 +12,8 @@ starts through the same launcher as a grading kernel (:mod:`grader.course.fence`
 - as a uid of its own: the ``sudo`` caller's own account when there is one, else a free uid
   held for the session (:class:`grader.course.kernel_user.KernelUser`);
 - with only these put back: the learner's work folder (writable), the sandbox's socket (granted
-  to that uid alone), its state file and progress (read-only), its scratch folder and the
+  to that uid alone), its state file and progress (read-only), its bin folder (read-only: the
+  ``docker`` that builds with BuildKit, :mod:`dockyard.buildkit`), its scratch folder and the
   check service's socket (:mod:`grader.service`), which grades in this, root's, process.
 
 The work folder (``<home>/work/<name>/``) holds the learner's copy of the lessons; it
@@ -142,6 +143,7 @@ class LearnerSession:
         repo = Path(__file__).resolve().parent.parent
         self.box.scratch.mkdir(parents=True, exist_ok=True)
         ku.give(self.box.scratch, self.uid)
+        self.box.bin.mkdir(parents=True, exist_ok=True)  # the BuildKit docker's folder (dockyard.buildkit): read-only
         progress = progress_file(self.box)
         if not progress.exists():
             progress.write_text("{}")
@@ -152,7 +154,7 @@ class LearnerSession:
         hidden = ku.masks(course=cfg.home, run_tmp=cfg.home, dockyard_home=cfg.home, labs=[repo / "labs"], repo=repo)
         hidden += [str(self.lessons / "checks")] if (self.lessons / "checks").is_dir() else []
         binds = [(str(cfg.socket), True), (str(cfg.state_file), False), (str(progress), False),
-                 (str(self.box.scratch), True), (str(self.service.socket), True)]
+                 (str(self.box.scratch), True), (str(self.service.socket), True), (str(self.box.bin), False)]
         binds += [(p, False) for p in ku.code_dirs(repo)]
         return ku.Plan(uid=self.uid, mask=hidden, private=ku.private_dirs(), folder=str(self.work), binds=binds)
 
@@ -160,7 +162,7 @@ class LearnerSession:
         """The server's environment: the sandbox's, the plan, the cgroup, and where checks are asked for."""
         env = {k: v for k, v in base.items() if not k.startswith("SUDO_")
                and k not in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")}
-        env.update(self.box.lesson_env())
+        env.update(self.box.lesson_env(path=env.get("PATH")))
         env.update(DOCKYARD_KERNEL=self.plan().to_env(), DOCKYARD_HOME=str(self.box.cfg.home),
                    DOCKYARD_CHECKS=str(self.service.socket))
         if self.fence and self.fence.name:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import cgroups, daemon, mounts, network, procs
+from . import buildkit, cgroups, daemon, mounts, network, procs
 from .config import LABEL, SandboxConfig, home as default_home
 from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
 from .locks import file_lock
@@ -73,9 +73,17 @@ class Sandbox:
         folder made with tempfile.mkdtemp() can be mounted into a container under the seal."""
         return self.cfg.dir / "scratch"
 
-    def lesson_env(self) -> dict[str, str]:
-        """What a learner's kernel and terminal get: the sandbox's variables, and TMPDIR in its scratch folder."""
-        return {**self.env(), "TMPDIR": str(self.scratch)}
+    @property
+    def bin(self) -> Path:
+        """A folder of the sandbox's own put first on a lesson's PATH: its ``docker`` is the CLI that builds with
+        BuildKit through the seal (:mod:`dockyard.buildkit`)."""
+        return self.cfg.dir / "bin"
+
+    def lesson_env(self, path: str | None = None) -> dict[str, str]:
+        """What a learner's kernel and terminal get: the sandbox's variables, TMPDIR in its scratch folder, and
+        BuildKit (DOCKER_BUILDKIT=1 with a CLI that can use it through the seal first on ``path``, default $PATH),
+        or DOCKER_BUILDKIT=0 and DOCKYARD_BUILDER_NOTE saying why not."""
+        return {**self.env(), "TMPDIR": str(self.scratch), **buildkit.lesson_env(self.bin, path)}
 
     @property
     def seal(self) -> Seal:
@@ -494,8 +502,8 @@ class ExistingSandbox(Sandbox):
     def env(self) -> dict[str, str]:
         return {"DOCKER_HOST": self._host, "DOCKYARD_SANDBOX": self.name, "DOCKYARD_BACKEND": "existing"}
 
-    def lesson_env(self) -> dict[str, str]:
-        return self.env()  # somebody else's daemon: no scratch folder of ours, no seal
+    def lesson_env(self, path: str | None = None) -> dict[str, str]:
+        return self.env()  # somebody else's daemon (and CLI: its buildx talks to an unsealed daemon): no scratch folder of ours, no seal
 
     def up(self, **_kw) -> dict:
         if not self.running():

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dockyard import learner, network, procs
+from dockyard import buildkit, learner, network, procs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +44,11 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
         assert environ["DOCKER_HOST"] == sandbox.docker_host
         assert environ["DOCKYARD_SANDBOX"] == sandbox.name
         assert "DOCKYARD_KERNEL" not in environ  # the plan was carried out, not passed on
+        # docker builds with BuildKit: the CLI that can through the seal is the first `docker` on PATH
+        cli = buildkit.find_cli()
+        assert environ["DOCKER_BUILDKIT"] == ("1" if cli else "0") and environ["DOCKYARD_BUILDER_NOTE"]
+        if cli:
+            assert environ["PATH"].split(os.pathsep)[0] == str(sandbox.bin)
         args = procs.cmdline(server[0])
         assert "--ServerApp.ip=127.0.0.1" in args
         assert "--LabApp.news_url=None" in args  # offline: the browser must not fetch a news feed
@@ -58,6 +63,8 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
         view = Path(f"/proc/{server[0]}/root")  # the server's mount namespace, seen from here
         assert list((view / str(ROOT).lstrip("/") / "labs").iterdir()) == []
         assert (view / str(work).lstrip("/") / "01-namespaces.ipynb").exists()
+        if cli:  # the sandbox's bin folder is put back in the server's view, with its link to the CLI
+            assert os.readlink(view / str(sandbox.bin / "docker").lstrip("/")) == cli.path
         # /root is an empty folder but for the ways to what was put back (the work folder, this Python)
         ways = {Path(p).relative_to("/root").parts[0] for p in (work, sys.prefix, sys.base_prefix, ROOT)
                 if str(p).startswith("/root/")}

@@ -262,6 +262,10 @@ def test_add_writes_the_pid_to_every_capped_hierarchy_and_procs_reads_them_back(
     assert (tmp_path / "cg" / "pids" / NAME / "cgroup.procs").read_text() == "4242"
     (tmp_path / "cg" / "memory" / NAME / "cgroup.procs").write_text("4242\n4243\n")
     assert c.procs() == {4242, 4243}
+    step = tmp_path / "cg" / "pids" / NAME / "buildkit" / "abc123"  # a BuildKit RUN step's cgroup
+    step.mkdir(parents=True)
+    (step / "cgroup.procs").write_text("5151\n")
+    assert c.procs() == {4242, 4243} and c.procs(nested=True) == {4242, 4243, 5151}
 
 
 def test_oom_kills_and_pids_max_hits_v1(tmp_path):

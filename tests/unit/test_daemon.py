@@ -44,6 +44,9 @@ def test_dockerd_command_paths_match_the_config(dockyard_home):
 def test_dockerd_command_cgroup_parent_only_when_given():
     cmd = command(cgroup_parent="/dockyard-class1")
     assert [a for a in cmd if a.startswith("--cgroup-parent")] == ["--cgroup-parent=/dockyard-class1"]
+    # a path needs the cgroupfs driver: dockerd would pick systemd's on a v2 host booted with it, and refuse the path
+    assert "--exec-opt=native.cgroupdriver=cgroupfs" in cmd
+    assert not any("cgroupdriver" in a for a in command())
 
 
 BASE_ENV = {"PATH": "/bin", "HOME": "/root", "DOCKER_HOST": "tcp://elsewhere:2375",

@@ -14,7 +14,7 @@ class FakeBox:
     def env(self):
         return {"DOCKER_HOST": self.docker_host, "DOCKYARD_SANDBOX": "class1"}
 
-    def lesson_env(self):
+    def lesson_env(self, path=None):
         return {**self.env(), "TMPDIR": "/tmp/dy/class1/scratch"}
 
 

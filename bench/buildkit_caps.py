@@ -8,6 +8,10 @@ through the seal (:mod:`dockyard.buildkit`), and for comparison with the classic
 - memory:  ``dd bs=<cap + 256 MiB> count=1``: one buffer larger than the sandbox's memory cap;
 - hung:    ``RUN sleep 300`` with the build stopped at --timeout s (the CLI killed, as the grader does).
 
+BuildKit's steps run with --build-memory as the cap of all of them together (``<sandbox cgroup>/buildkit``, as
+grading sets the lab's memory there: :meth:`dockyard.cgroups.SandboxCgroup.cap_builds`); the classic builder's run
+as a learner's `docker build` does, with no limits of their own.
+
 While each build runs, the sandbox's cgroup is sampled every 20 ms (pids, memory; v1's max_usage too) and the daemon
 is pinged every 250 ms. Printed per build: how it ended, its time, peak pids and memory of the sandbox's cgroup, pids
 cap hits and OOM kills, the slowest ping, and what was left (processes in the cgroup, containers).
@@ -55,10 +59,12 @@ class Sampler:
         self.slowest_ping = 0.0
         self.failed_pings = 0
         self.seen_cgroups: set[str] = set()
+        self.child_counts: dict[tuple[str, str], int] = {}
 
     def __enter__(self):
         self.pids_hits, self.ooms = self.cg.pids_max_hits(), self.cg.oom_kills()
         _reset_peak(self.cg)
+        _reset_peak(self.cg.builds())
         self.threads = [threading.Thread(target=self._usage, daemon=True), threading.Thread(target=self._ping, daemon=True)]
         for t in self.threads:
             t.start()
@@ -71,6 +77,10 @@ class Sampler:
         self.peak_memory = max(self.peak_memory, _peak(self.cg) or 0)
         self.pids_hits = self.cg.pids_max_hits() - self.pids_hits
         self.ooms = self.cg.oom_kills() - self.ooms
+        # a RUN step's fork failures and OOM kills are counted in its own cgroup (Linux 6.x, v1 and v2's local
+        # counters), which goes with the step: the sampled counts of those cgroups are added
+        self.pids_hits += sum(v for (_p, k), v in self.child_counts.items() if k == "max")
+        self.ooms += sum(v for (_p, k), v in self.child_counts.items() if k == "oom_kill")
 
     def _usage(self):
         top = self.cg.paths()[0] if self.cg.paths() else None
@@ -83,6 +93,18 @@ class Sampler:
                 for d, _sub, files in os.walk(top):
                     if (Path(d) / "cgroup.procs").exists() and (Path(d) / "cgroup.procs").read_text().strip():
                         self.seen_cgroups.add(re.sub(r"[0-9a-z]{20,}", "<id>", str(Path(d).relative_to(top.parent))))
+            for hierarchy in self.cg.paths():
+                for d, _sub, _files in os.walk(hierarchy):
+                    if d == str(hierarchy):
+                        continue
+                    for name in ("pids.events", "memory.oom_control", "memory.events"):
+                        try:
+                            words = (Path(d) / name).read_text().split()
+                        except OSError:
+                            continue
+                        for key, value in zip(words[::2], words[1::2]):
+                            if key in ("max", "oom_kill"):
+                                self.child_counts[(d, key)] = max(self.child_counts.get((d, key), 0), int(value))
             n += 1
             time.sleep(0.02)
 
@@ -155,8 +177,12 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=8, help="seconds before the hung build is stopped")
     ap.add_argument("--builders", default="buildkit,classic")
     ap.add_argument("--only", default="where,fork,memory,hung")
+    ap.add_argument("--build-memory", default="256m",
+                    help="the cap of BuildKit's RUN steps together (<parent>/buildkit), as grading sets the lab's "
+                         "memory; 0: none of their own (the sandbox's caps alone)")
     args = ap.parse_args(argv)
     memory = parse_size(args.memory)
+    build_memory = parse_size(args.build_memory) if args.build_memory not in ("0", "") else 0
     cli = buildkit.find_cli()
     if cli is None:
         print("no docker CLI before 23 here: BuildKit cannot be measured through the seal", file=sys.stderr)
@@ -166,7 +192,7 @@ def main(argv=None) -> int:
     try:
         box.up(progress=lambda m: print(m, file=sys.stderr))
         print(f"sandbox {box.name}: {box.cgroup.hierarchy.label}, caps memory {human_size(memory)}, pids {args.pids}, "
-              f"1 CPU; dockerd {box.client.version()['Version']}, CLI {cli.path} {cli.version}", flush=True)
+              f"1 CPU; BuildKit's RUN steps together {human_size(build_memory) if build_memory else 'no cap of their own'}; dockerd {box.client.version()['Version']}, CLI {cli.path} {cli.version}", flush=True)
         files = dockerfiles(memory)
         for builder in args.builders.split(","):
             for name in args.only.split(","):
@@ -177,8 +203,10 @@ def main(argv=None) -> int:
                     tag = f"bkcap/{name}-{builder}"
                     with Sampler(box) as s:
                         if builder == "buildkit":
+                            before = box.cgroup.cap_builds(build_memory or None)
                             run = buildkit.run_build(cli, box.docker_host, ctx, tag=tag, timeout=timeout,
                                                      labels={"org.dockyard.bench": "caps"})
+                            box.cgroup.cap_builds(before["memory"], before["cpu_shares"])
                         else:
                             run = classic(cli, box.docker_host, ctx, tag, timeout)
                         gone, left, containers = leftovers(box)
@@ -188,6 +216,7 @@ def main(argv=None) -> int:
                     m = re.search(r"\d+:memory:(\S+)", run.text)
                     where = m.group(1) if m else "?"
                 rows.append([builder, name, ending(run), f"{run.seconds:.1f}", s.peak_pids, human_size(s.peak_memory),
+                             human_size(_peak(box.cgroup.builds())) if builder == "buildkit" else "-",
                              s.pids_hits, s.ooms, f"{s.slowest_ping * 1000:.0f} ms", s.failed_pings,
                              "yes" if answers else "NO", f"{gone:.1f}", left, containers,
                              where or ", ".join(sorted(c for c in s.seen_cgroups if c.count("/") > 0))[:60]])
@@ -197,7 +226,7 @@ def main(argv=None) -> int:
     finally:
         report = box.down(purge=True)
         print(f"down: {report}", file=sys.stderr)
-    head = ["builder", "build", "ended", "s", "peak pids", "peak mem", "pids-cap hits", "OOM kills", "slowest ping",
+    head = ["builder", "build", "ended", "s", "peak pids", "peak mem", "builds' peak", "pids-cap hits", "OOM kills", "slowest ping",
             "failed pings", "answers after", "s to empty", "procs left", "containers", "RUN steps' cgroups"]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     print()

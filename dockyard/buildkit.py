@@ -25,9 +25,11 @@ names the CLI to use instead of searching ``PATH`` and the usual places.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -253,10 +255,14 @@ def run_build(cli: Cli, docker_host: str, context: Path, *, dockerfile: str = "D
             returncode = None
         finally:
             if proc.poll() is None:
-                proc.kill()  # our CLI alone (its pid): the daemon ends the build when the session goes
+                # the CLI's own session (started above, so its pid is the group's): the daemon ends the build when
+                # the CLI's connection goes
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             reader.join(10)
-            proc.stdout.close()
+            if not reader.is_alive():  # else something the CLI started still holds the pipe: leave it to the thread
+                proc.stdout.close()
         seconds = time.monotonic() - t0
         image_id = iid.read_text().strip() if returncode == 0 and iid.exists() else None
     return BuildRun(returncode, "".join(kept), state["tail"], image_id or None, seconds, state["cut"])

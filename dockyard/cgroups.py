@@ -19,6 +19,7 @@ V1_CAPPED = ("memory", "pids", "cpu")
 V2_WANTED = ("cpuset", "cpu", "io", "memory", "pids")
 CPU_PERIOD = 100_000
 UNLIMITED = "unlimited"  # how every reader here says "no limit"
+BUILDS = "buildkit"  # BuildKit's RUN steps go to <dockerd's --cgroup-parent>/buildkit/<id>
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +126,52 @@ class SandboxCgroup:
             elif ctrl == "cpu":
                 _write(path / "cpu.cfs_period_us", str(CPU_PERIOD))
                 _write(path / "cpu.cfs_quota_us", str(quota))
+
+    def builds(self) -> "SandboxCgroup":
+        """The cgroup of BuildKit's RUN steps (``<name>/buildkit``), to read."""
+        return SandboxCgroup(f"{self.name}/{BUILDS}", self.hierarchy)
+
+    def cap_builds(self, memory: int | None, cpu_shares: int | None = None) -> dict:
+        """Cap BuildKit's RUN steps of this sandbox, together: dockerd's BuildKit puts each in
+        ``<parent>/buildkit/<id>`` (:mod:`dockyard.buildkit`), so a memory cap on ``buildkit`` holds for all of them,
+        as the classic builder's ``container_limits`` did for one build's containers. ``None``: no cap of its own (the
+        sandbox's caps still hold). Returns the caps it replaced, to give back to this method."""
+        h = self.hierarchy
+        before: dict = {"memory": None, "cpu_shares": None}
+        if h.version == 2:
+            path = h.root / self.name / BUILDS
+            _mkdir(path)
+            before["memory"] = _num(read_file(path / "memory.max"))
+            if (path / "memory.max").exists():
+                _write(path / "memory.max", str(memory) if memory else "max")
+                if (path / "memory.swap.max").exists():
+                    _write(path / "memory.swap.max", "0" if memory else "max")
+            weight = read_file(path / "cpu.weight")
+            if weight is not None:
+                before["cpu_shares"] = None if weight == "100" else weight_to_shares(int(weight))
+                _write(path / "cpu.weight", str(shares_to_weight(cpu_shares) if cpu_shares else 100))
+            return before
+        if h.version == 1:
+            if "memory" in h.controllers:
+                path = h.root / "memory" / self.name / BUILDS
+                _mkdir(path)
+                before["memory"] = _num(read_file(path / "memory.limit_in_bytes"))
+                value = str(memory) if memory else "-1"
+                files = ["memory.limit_in_bytes"]
+                if (path / "memory.memsw.limit_in_bytes").exists():
+                    # memsw may never be below the memory limit: lowering sets the memory limit first
+                    lowering = memory and memory < (_num(read_file(path / "memory.memsw.limit_in_bytes")) or 2**62)
+                    files = files + ["memory.memsw.limit_in_bytes"] if lowering else \
+                        ["memory.memsw.limit_in_bytes"] + files
+                for name in files:
+                    _write(path / name, value)
+            if "cpu" in h.controllers:
+                path = h.root / "cpu" / self.name / BUILDS
+                _mkdir(path)
+                shares = _num(read_file(path / "cpu.shares"))
+                before["cpu_shares"] = None if shares == 1024 else shares
+                _write(path / "cpu.shares", str(cpu_shares or 1024))
+        return before
 
     def limits(self) -> dict:
         """The caps in force, read back from the cgroup files (None where absent)."""
@@ -238,6 +285,15 @@ def _mkdir(path: Path) -> None:
             "run as root with a writable /sys/fs/cgroup, or pass --backend existing",
             context={"path": str(path)},
         ) from exc
+
+
+def shares_to_weight(shares: int) -> int:
+    """cgroup v1 cpu.shares as v2's cpu.weight (the conversion runc uses)."""
+    return max(1, min(10_000, 1 + ((shares - 2) * 9999) // 262142))
+
+
+def weight_to_shares(weight: int) -> int:
+    return max(2, 2 + ((weight - 1) * 262142) // 9999)
 
 
 def _num(text: str | None) -> int | None:

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.config import LABEL, parse_size
-from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound, translate_docker_error
+from dockyard.errors import (ContainerNotFound, DaemonError, DockerAPIError, DockyardError, ImageNotFound,
+                             translate_docker_error)
 
+from . import buildlog
 from .checks.base import Failed, fail
 from .errors import BuildError, BuildTimeout
 
@@ -36,7 +38,7 @@ class OutsideSubmission(DockyardError):
 class Context:
     def __init__(self, client, *, submission: Path | None = None, lab_dir: Path | None = None,
                  sandbox=None, run_id: str | None = None, build_timeout: float = 120,
-                 memory: str = "512m", cpus: float = 1.0, pids: int = 256):
+                 memory: str = "512m", cpus: float = 1.0, pids: int = 256, builder: str | None = None):
         self.client = client
         self.submission = Path(submission) if submission else None
         self.lab_dir = Path(lab_dir) if lab_dir else None
@@ -46,6 +48,8 @@ class Context:
         self.memory = parse_size(memory)
         self.cpus = cpus
         self.pids = pids
+        self.builder_setting = builder  # buildkit | classic; None: $DOCKYARD_BUILDER, else buildkit where it can
+        self._builder = None
         self.builds: dict[str, "BuildResult"] = {}
         self.failed_builds: dict[str, BuildError] = {}
         self._created_containers: list[str] = []
@@ -187,11 +191,68 @@ class Context:
             self.failed_builds[key] = exc
             raise
 
+    @property
+    def builder(self):
+        """How this context builds (:class:`dockyard.buildkit.Builder`): BuildKit through the sandbox's socket with
+        the CLI that can use it through the seal, where the sandbox is a private one whose cgroup caps the build;
+        else the classic builder through docker-py, whose ``container_limits`` cap it."""
+        if self._builder is None:
+            from dockyard import buildkit
+
+            chosen = buildkit.choose(self.builder_setting)
+            if chosen.buildkit and self._build_cgroup() is None:
+                chosen = buildkit.Builder(False, None, "the classic builder: BuildKit's RUN steps are capped through "
+                                                       "the sandbox's cgroup, and this daemon is not a private sandbox")
+            self._builder = chosen
+        return self._builder
+
+    def _build_cgroup(self):
+        cg = getattr(self.sandbox, "cgroup", None) if getattr(self.sandbox, "backend", None) == "private" else None
+        return cg if cg is not None and cg.hierarchy.version and cg.exists() else None
+
     def _build(self, context_dir: Path, dockerfile: str, key: str, tag: str | None, timeout: float | None):
         timeout = timeout or self.build_timeout
         # The lab's name for the image stays the key; the real tag is the grader's own, so
         # grading never overwrites a learner's image of the same name.
         tag = f"dockyard-grade/{re.sub(r'[^a-z0-9._-]+', '-', (tag or 'build').lower())}:{self.run_id}"
+        if self.builder.buildkit:
+            return self._build_buildkit(context_dir, dockerfile, key, tag, timeout)
+        return self._build_classic(context_dir, dockerfile, key, tag, timeout)
+
+    def _build_buildkit(self, context_dir: Path, dockerfile: str, key: str, tag: str, timeout: float):
+        """``docker build`` with BuildKit, as the learner's terminal runs it, with the classic path's caps: no network,
+        the lab's memory for the RUN steps (all of them, through the sandbox's ``buildkit`` cgroup) and half the CPU
+        weight, the same timeout (the CLI killed; the daemon cancels the build) and a capped log."""
+        from dockyard import buildkit
+
+        cg = self._build_cgroup()
+        before = cg.cap_builds(self.memory, cpu_shares=512)
+        try:
+            run = buildkit.run_build(self.builder.cli, self.sandbox.docker_host, context_dir, dockerfile=dockerfile,
+                                     tag=tag, labels=self.labels, timeout=timeout, log_cap=BUILD_LOG_CAP)
+        finally:
+            cg.cap_builds(before["memory"], before["cpu_shares"])
+        text = run.text
+        if run.timed_out:
+            raise BuildTimeout(f"the build did not finish within {timeout:.0f} s", step=buildlog.last_step(text),
+                               output=buildlog.since_step(text), log=text)
+        if run.returncode != 0:
+            problem = buildlog.error(text)
+            if not buildlog.is_buildkit(text) and "Cannot connect to the Docker daemon" in text:
+                raise DaemonError(f"building {context_dir}: the Docker daemon does not answer ({problem}).",
+                                  "check it with: dockyard status; dockyard up restarts the private sandbox")
+            if not buildlog.is_buildkit(text) and "Error response from daemon" in text:
+                raise DockerAPIError(f"building {context_dir}: {problem.split('Error response from daemon: ')[-1]}")
+            step = buildlog.last_step(text)
+            raise BuildError(f"the build failed at {step or 'the start'}: {problem}", step=step,
+                             output=buildlog.since_step(text), log=text)
+        self._created_images.append(tag)
+        result = BuildResult(tag=tag, image_id=run.image_id or self.image(tag)["Id"], log=text, seconds=run.seconds,
+                             cached_steps=buildlog.cached_steps(text))
+        self.builds[key] = result
+        return result
+
+    def _build_classic(self, context_dir: Path, dockerfile: str, key: str, tag: str, timeout: float):
         log: list[str] = []
         size = 0
         image_id = None
@@ -232,7 +293,7 @@ class Context:
                              step=_last_step(log), output=_since_step(log) + error, log="".join(log))
         self._created_images.append(tag)
         result = BuildResult(tag=tag, image_id=image_id or self.image(tag)["Id"], log="".join(log),
-                             seconds=time.monotonic() - t0, cached_steps=sum("Using cache" in x for x in log))
+                             seconds=time.monotonic() - t0, cached_steps=buildlog.cached_steps("".join(log), log))
         self.builds[key] = result
         return result
 
@@ -348,18 +409,12 @@ def _with_timeout(fn, timeout: float, what: str):
     return box["value"]
 
 
-_STEP = re.compile(r"^Step \d+/\d+ : .*", re.M)
-
-
 def _last_step(log: list[str]) -> str | None:
-    steps = _STEP.findall("".join(log))
-    return steps[-1].strip() if steps else None
+    return buildlog.last_step("".join(log))
 
 
 def _since_step(log: list[str], limit: int = 4000) -> str:
-    text = "".join(log)
-    steps = list(_STEP.finditer(text))
-    return text[steps[-1].end():][-limit:].strip() if steps else text[-limit:]
+    return buildlog.since_step("".join(log), limit)
 
 
 __all__ = ["Context", "BuildResult", "ImageNotFound", "ContainerNotFound"]

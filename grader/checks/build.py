@@ -10,6 +10,7 @@ import re
 
 from .base import Param, check, fail, ok
 from .dockerfile import available_bases
+from grader import buildlog
 from grader.errors import BuildError, BuildTimeout
 
 EVIDENCE_CAP = 4000
@@ -17,7 +18,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BASE_UNAVAILABLE = ("pull access denied", "manifest unknown", "not found: manifest", "repository does not exist",
                     "registry-1.docker.io", "proxyconnect", "no such host", "dial tcp", "toomanyrequests")
 MISSING_FILE = ("copy failed", "add failed", "file not found in build context", "no such file or directory",
-                "excluded by .dockerignore")
+                "excluded by .dockerignore", "failed to compute cache key")
 
 
 def clean(text: str) -> str:
@@ -30,22 +31,21 @@ def tail(text: str, lines: int = 12, cap: int = EVIDENCE_CAP) -> str:
     return out[-cap:]
 
 
-def _instruction(step: str | None) -> str:
-    m = re.match(r"Step \d+/\d+ : (\w+)", step or "")
-    return m.group(1).upper() if m else ""
-
-
 def classify(step: str | None, output: str) -> str:
-    """Why a build failed, judged from its failing step and that step's output."""
+    """Why a build failed, judged from its failing step (``Step 3/6 : RUN ...`` of the classic builder, ``[3/6] RUN
+    ...`` of BuildKit) and that step's output."""
     low = clean(output).lower()
-    instr = _instruction(step)
+    instr = buildlog.instruction(step)
+    # a RUN that exited non-zero: "returned a non-zero code: N" (classic), "exit code: N" (BuildKit)
+    code = re.search(r"(?:returned a non-zero code|executor failed running .*?: exit code|did not complete "
+                     r"successfully: exit code): (\d+)", low)
     if instr == "FROM" or any(s in low for s in BASE_UNAVAILABLE[:4]):
         return "base_unavailable"
     if instr in ("COPY", "ADD") or ("copy failed" in low or "add failed" in low):
         return "missing_file"
-    if "returned a non-zero code: 127" in low or re.search(r"(command )?not found", low) and "non-zero" in low:
+    if code and (code.group(1) == "127" or re.search(r"(command )?not found", low)):
         return "not_installed"
-    if "returned a non-zero code" in low:
+    if code:
         return "run_failed"
     if any(s in low for s in BASE_UNAVAILABLE):
         return "base_unavailable"
@@ -55,8 +55,7 @@ def classify(step: str | None, output: str) -> str:
 
 
 def _hint(cause: str, step: str | None) -> str:
-    command = (step or "").split(" : ", 1)[-1]
-    command = command[4:] if command.startswith("RUN ") else command
+    command = buildlog.command(step)
     return {
         "base_unavailable": "the base image is unavailable: the sandbox is offline and cannot pull from Docker Hub. "
                             "Use one of the images it holds: " + ", ".join(available_bases()),
@@ -96,7 +95,7 @@ def succeeds(ctx, context=".", dockerfile="Dockerfile", tag="", timeout=120):
         return fail(f"the build failed at {where}; expected it to succeed. Last output: {last}",
                     reason="build_failed", cause=cause, step=exc.step, output=tail(exc.output),
                     log=tail(exc.log, 40), hint=_hint(cause, exc.step))
-    steps = re.findall(r"^Step \d+/(\d+) :", clean(result.log), re.M)
-    return ok(f"built {tag} in {result.seconds:.1f} s ({result.cached_steps} of {steps[-1] if steps else '?'} "
+    steps = buildlog.total_steps(clean(result.log))
+    return ok(f"built {tag} in {result.seconds:.1f} s ({result.cached_steps} of {steps or '?'} "
               f"steps from cache)", tag=tag, image_id=result.image_id, seconds=round(result.seconds, 2),
               cached_steps=result.cached_steps, log=tail(result.log, 20))

@@ -22,9 +22,7 @@ def cgroup_limits(proc_cgroup: str, root: Path | None = None) -> dict:
     return cgroups.process_limits(proc_cgroup, root or CGROUP_ROOT)
 
 
-def shares_to_weight(shares: int) -> int:
-    """cgroup v2 cpu.weight for Docker's --cpu-shares (runc's conversion)."""
-    return 1 + ((shares - 2) * 9999) // 262142
+shares_to_weight = cgroups.shares_to_weight
 
 
 def _configured_limits(hc: dict) -> dict:

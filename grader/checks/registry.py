@@ -67,8 +67,11 @@ def tag_exists(ctx, repository, tag="latest"):
 
 
 @check("registry.digest_matches", repository=REPO, tag=Param(str, default="latest"),
-       image=Param(str, doc="the local image it must be, e.g. web:1.0"))
-def digest_matches(ctx, repository, image, tag="latest"):
+       image=Param(str, doc="the local image it must be, e.g. web:1.0"),
+       from_registry=Param(bool, default=False, doc="also require that the local image came through this registry "
+                           "(pulled from it, or pushed to it): its digest there among the image's RepoDigests. "
+                           "A rebuild is never that, yet BuildKit may give it the registry's image ID from its cache"))
+def digest_matches(ctx, repository, image, tag="latest", from_registry=False):
     """The pushed image is the same as the local one."""
     reg = _registry(ctx)
     repo = _repo(reg, repository)
@@ -89,6 +92,12 @@ def digest_matches(ctx, repository, image, tag="latest"):
     evidence = {"registry_digest": digest, "registry_config": config, "local_id": local["Id"],
                 "repo_digests": repo_digests}
     pushed_here = any(d == f"{reg.host}/{repo}@{digest}" for d in repo_digests)
+    if from_registry and config == local["Id"] and not pushed_here:
+        return fail(f"the local {image} has the ID of {repo}:{tag} in the registry ({local['Id'][:19]}) but never "
+                    f"came through the registry: it has no digest {reg.host}/{repo}@{digest[:19]}; expected it "
+                    "pulled from there", reason="mismatch", **evidence,
+                    hint=f"you built {image} again (BuildKit took every step from its cache, so the ID is the same): "
+                         f"pull it: docker pull {PUSH}/{repo}:{tag} && docker tag {PUSH}/{repo}:{tag} {image}")
     if (config and config == local["Id"]) or (not config and pushed_here):
         return ok(f"{repo}:{tag} in the registry is {image} ({local['Id'][:19]})", **evidence)
     pushed = f"image {config[:19]}" if config else f"manifest {digest[:19]}"

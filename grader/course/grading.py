@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from dockyard import mounts, procs
+from dockyard import buildkit, mounts, procs
 from dockyard.config import home as dockyard_home, human_size, parse_size
 from dockyard.errors import DockyardError
 from dockyard.sandbox import stop_shared_if_idle
@@ -278,7 +278,7 @@ class GradingRun:
         user.grant_socket(sb.cfg.socket)
         hidden = masks(course=self.course.root, run_tmp=self.tmp, dockyard_home=sb.cfg.home, labs=[labs_root()],
                        repo=REPO)
-        binds = [(str(sb.cfg.socket), True), (str(sb.cfg.state_file), False)]
+        binds = [(str(sb.cfg.socket), True), (str(sb.cfg.state_file), False), (str(sb.bin), False)]
         binds += [(p, False) for p in code_dirs(REPO)]  # python and this package, e.g. when under /root
         plan = Plan(uid=user.uid, mask=hidden, private=private_dirs(), folder=str(folder), binds=binds,
                     tmp_size=parse_size(self.limits.memory))
@@ -322,6 +322,8 @@ class GradingRun:
             fence = KernelFence(f"dockyard-{name}-nb", parse_size(limits.memory), limits.pids)
             evidence = work / "evidence.jsonl"  # written by the worker's own process, not by the kernel
             env = sb.env()
+            # `docker build` in the hand-in's notebook: BuildKit, as in the learner's lab (dockyard.buildkit)
+            env.update(buildkit.lesson_env(sb.bin, self.worker_env.get("PATH")))
             if fence.name:
                 env["DOCKYARD_FENCE_CGROUP"] = fence.name
             worker = self.worker()

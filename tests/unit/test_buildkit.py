@@ -138,3 +138,58 @@ def test_the_seal_refusal_of_grpc_says_which_cli_builds():
     assert "docker buildx" in refusal.what and "23 or later" in refusal.what
     assert "DOCKER_BUILDKIT=1 /usr/bin/docker build" in refusal.instead
     assert "DOCKER_BUILDKIT=0 docker build" in refusal.instead
+
+
+# --- one build through the CLI: a stand-in CLI that prints, writes --iidfile and sleeps as told -------------------
+FAKE_BUILD = r"""#!/bin/sh
+for a in "$@"; do case "$a" in --iidfile=*) iid="${a#--iidfile=}";; esac; done
+echo "$$" > "$(dirname "$0")/pid"
+echo "args: $*"
+echo "env: DOCKER_HOST=$DOCKER_HOST DOCKER_BUILDKIT=$DOCKER_BUILDKIT config=$DOCKER_CONFIG"
+echo "#1 [internal] load build definition from Dockerfile"
+i=0; while [ $i -lt "${LINES_OUT:-0}" ]; do echo "#5 0.1 line $i"; i=$((i+1)); done
+[ -n "$SLEEP" ] && sleep "$SLEEP"
+[ -n "$FAIL" ] && { echo "executor failed running [/bin/sh -c false]: exit code: 1"; exit 1; }
+echo "sha256:$(printf 'a%.0s' $(seq 64))" > "$iid"
+exit 0
+"""
+
+
+def fake_build_cli(tmp_path, **env) -> buildkit.Cli:
+    path = tmp_path / "bin" / "docker"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = "".join(f"{k}={v}\n" for k, v in env.items())
+    path.write_text(FAKE_BUILD.replace("#!/bin/sh\n", "#!/bin/sh\n" + settings, 1))
+    path.chmod(0o755)
+    return buildkit.Cli(str(path), "20.10.24")
+
+
+def test_build_command_asks_for_plain_progress_no_network_an_iidfile_and_labels(tmp_path):
+    cmd = buildkit.build_command(buildkit.Cli("/usr/bin/docker", "20.10.24"), tmp_path, dockerfile=tmp_path / "D",
+                                 tag="dockyard-grade/web:1", iidfile=tmp_path / "iid", labels={"a": "1", "b": "x y"})
+    assert cmd == ["/usr/bin/docker", "build", "--progress=plain", "--network=none", f"--iidfile={tmp_path}/iid",
+                   f"--file={tmp_path}/D", "--tag=dockyard-grade/web:1", "--label=a=1", "--label=b=x y", str(tmp_path)]
+
+
+def test_run_build_returns_the_image_and_runs_the_cli_with_only_what_it_needs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", "/root/.docker")  # the caller's credentials and aliases: not passed on
+    run = buildkit.run_build(fake_build_cli(tmp_path), "unix:///x/docker.sock", tmp_path, tag="t:1", timeout=30)
+    assert run.returncode == 0 and not run.timed_out and run.image_id == "sha256:" + "a" * 64
+    assert "env: DOCKER_HOST=unix:///x/docker.sock DOCKER_BUILDKIT=1 config=/" in run.log
+    assert "config=/root/.docker" not in run.log and "--network=none" in run.log
+    failing = buildkit.run_build(fake_build_cli(tmp_path, FAIL=1), "unix:///x.sock", tmp_path, tag="t:1")
+    assert failing.returncode == 1 and failing.image_id is None and "exit code: 1" in failing.tail
+
+
+def test_run_build_caps_the_log_and_keeps_the_tail(tmp_path):
+    run = buildkit.run_build(fake_build_cli(tmp_path, LINES_OUT=2000, FAIL=1), "unix:///x.sock", tmp_path, tag="t",
+                             log_cap=500, tail_cap=200)
+    assert len(run.log) == 500 and run.truncated and len(run.tail) == 200
+    assert run.tail.rstrip().endswith("exit code: 1") and "[... output cut at 500 characters ...]" in run.text
+
+
+def test_run_build_kills_the_cli_at_the_timeout(tmp_path):
+    run = buildkit.run_build(fake_build_cli(tmp_path, SLEEP=60), "unix:///x.sock", tmp_path, tag="t", timeout=0.5)
+    assert run.timed_out and run.returncode is None and run.image_id is None
+    pid = int((tmp_path / "bin" / "pid").read_text())
+    assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()

@@ -7,12 +7,14 @@ address but 127.0.0.1.
 
 from __future__ import annotations
 
+import re
 import textwrap
 import threading
 import time
 
 import pytest
 
+from dockyard import buildkit
 from grader.context import GRADER_LABEL, Context
 from tests.unit.grader.fakes import run_check
 
@@ -50,9 +52,14 @@ def grader_containers(client) -> list[dict]:
     return client.api.containers(all=True, filters={"label": GRADER_LABEL})
 
 
-@pytest.fixture
-def ctx(sandbox, tmp_path):
-    context = Context(sandbox.client, submission=tmp_path, sandbox=sandbox)
+@pytest.fixture(params=["buildkit", "classic"])
+def ctx(request, sandbox, tmp_path):
+    """A context of each builder: BuildKit (the default, where a CLI can use it through the seal), and the classic
+    one, its fallback."""
+    if request.param == "buildkit" and buildkit.find_cli() is None:
+        pytest.skip("no docker CLI before 23 here: grading builds with the classic builder")
+    context = Context(sandbox.client, submission=tmp_path, sandbox=sandbox, builder=request.param)
+    assert context.builder.name == request.param
     yield context
     context.cleanup()
     assert not grader_containers(sandbox.client)
@@ -79,6 +86,18 @@ def test_good_build_and_its_image(ctx, tmp_path, sandbox):
         passed(run_check(name, ctx, **params))
     o = passed(run_check("build.succeeds", ctx, tag="lab/web", timeout=120))
     assert o.message.startswith("built lab/web in ")
+    log = ctx.builds["lab/web"].log
+    assert ("#1 [internal] load build definition from Dockerfile" in log) == ctx.builder.buildkit, log[:300]
+    assert re.search(r"\(0 of \d+ steps from cache\)", o.message), o.message
+    again = Context(sandbox.client, submission=tmp_path, sandbox=sandbox, builder=ctx.builder.name)
+    try:  # the same files again: every step but FROM from the cache
+        o = passed(run_check("build.succeeds", again, tag="lab/web"))
+        # BuildKit's steps are FROM, RUN, WORKDIR and COPY (the rest is image config); the classic builder's are all
+        # eleven instructions and a LABEL step for the grader's labels, which change with every run
+        assert ("(3 of 4 steps from cache)" if ctx.builder.buildkit else "(10 of 13 steps from cache)") in o.message, \
+            o.message
+    finally:
+        again.cleanup()
     image = "lab/web"
     passed(run_check("image.user", ctx, image=image, equals="app"))
     passed(run_check("image.exposed_ports", ctx, image=image, ports=[8000]))

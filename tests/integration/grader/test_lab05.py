@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import grader
+from dockyard import buildkit
 from grader.context import GRADER_LABEL
 from tests.outline_dockerfiles import OUTLINE_API, OUTLINE_NODE, OUTLINE_VENV
 
@@ -35,6 +36,10 @@ def test_solution_gets_full_marks(sandbox, lab):
     report = grader.grade(lab, sandbox=sandbox, submission=LAB / "solution")
     assert report.score == report.total == lab.total, report.table()
     no_grader_leftovers(sandbox.client)
+    # built with BuildKit, the default, where a CLI can use it through the seal (its log numbers each step #N)
+    build = next(r for r in report.results if r.evidence.get("image_id"))
+    assert ("#" in build.evidence["log"] and "DONE" in build.evidence["log"]) == (buildkit.find_cli() is not None), \
+        build.evidence["log"]
 
 
 def test_at_least_six_broken_variants():

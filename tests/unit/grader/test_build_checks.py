@@ -134,3 +134,49 @@ def test_failed_build_is_remembered_for_image_checks(submission):
     assert not o.passed
     o = run_check("image.user", ctx, image="lab/web")
     assert o.reason == "not_built"
+
+
+# --- the same outcomes from BuildKit (the default builder): recorded through Context.build with the CLI ---------
+def test_buildkit_success_counts_its_cached_steps(submission):
+    r = RECORDED["bk_ok"]
+    result = BuildResult("dockyard-grade/lab-web:x", "sha256:" + "1" * 64, r["log"], 0.68, r["cached_steps"])
+    _, o = succeeds(submission, result)
+    assert o.passed and o.message == "built lab/web in 0.7 s (3 of 4 steps from cache)", o
+
+
+def test_buildkit_failing_run_names_step_and_output(submission):
+    _, o = succeeds(submission, recorded_error("bk_run_fails"))
+    failed(o, "build_failed")
+    assert "`[3/5] RUN ls /nonexistent-dir`" in o.message
+    assert "ls: /nonexistent-dir: No such file or directory" in o.message and "exit code: 1" in o.message
+    assert o.evidence["cause"] == "run_failed" and o.evidence["step"] == "[3/5] RUN ls /nonexistent-dir"
+    assert "RUN command itself failed" in o.hint and "`ls /nonexistent-dir`" in o.hint
+
+
+@pytest.mark.parametrize("name, cause, quoted", [
+    ("bk_copy_missing", "missing_file", '"/requirements.txt" not found'),
+    ("bk_not_installed", "not_installed", "pip3: not found"),
+    ("bk_base_unavailable", "base_unavailable", "ubuntu:18.04"),
+])
+def test_buildkit_causes_are_the_classic_ones(submission, name, cause, quoted):
+    _, o = succeeds(submission, recorded_error(name))
+    failed(o, "build_failed")
+    assert o.evidence["cause"] == cause and quoted in o.message, o
+    classic = {"bk_copy_missing": "copy_missing", "bk_not_installed": "not_installed",
+               "bk_base_unavailable": "base_unavailable"}[name]
+    assert o.hint == succeeds(submission, recorded_error(classic))[1].hint  # the same help, whichever builder
+
+
+def test_buildkit_timeout_names_the_running_step(submission):
+    _, o = succeeds(submission, recorded_error("bk_timeout"), timeout=6)
+    failed(o, "timeout")
+    assert "within 6 s" in o.message and "`[3/3] RUN echo sleeping; sleep 300`" in o.message
+    assert o.evidence["output"] == "sleeping"
+
+
+@pytest.mark.parametrize("output", ["executor failed running [/bin/sh -c make]: exit code: 2",
+                                    'process "/bin/sh -c make" did not complete successfully: exit code: 2'])
+def test_buildkit_run_failures_of_20_10_and_later_daemons(output):
+    assert build.classify("[2/2] RUN make", output) == "run_failed"
+    assert build.classify("[2/2] RUN make", "/bin/sh: make: not found\n" + output) == "not_installed"
+    assert build.classify("[build 2/2] RUN make", output.replace(": 2", ": 127")) == "not_installed"

@@ -151,3 +151,17 @@ def test_local_image_missing_propagates_for_the_runner(ctx):
 
     with pytest.raises(ImageNotFound):
         run(ctx, "registry.digest_matches", repository="busybox", tag="v1", image="nothere")
+
+
+def test_from_registry_tells_a_pull_from_a_rebuild_with_the_same_id(ctx):
+    # BuildKit's rebuild of the pushed image, every step from its cache: the registry's ID, but no digest from there
+    rebuilt = dict(load_data("daemon_image_busybox_pushed"), RepoDigests=[], RepoTags=["busybox:rebuilt"])
+    ctx.images["busybox:rebuilt"] = rebuilt
+    assert run(ctx, "registry.digest_matches", repository="busybox", tag="v1", image="busybox:rebuilt").passed
+    o = run(ctx, "registry.digest_matches", repository="busybox", tag="v1", image="busybox:rebuilt",
+            from_registry=True)
+    assert o.reason == "mismatch" and "never came through the registry" in o.message
+    assert f"no digest {HOST}/busybox@{DIGEST[:19]}" in o.message and "docker pull" in o.hint
+    # pulled (or pushed) from here: its digest in the registry is among its RepoDigests
+    assert run(ctx, "registry.digest_matches", repository="busybox", tag="v1", image=f"{HOST}/busybox:v1",
+               from_registry=True).passed

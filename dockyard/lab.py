@@ -2,7 +2,7 @@
 
 Run by root (as ``sudo dockyard lab`` and the README's set-up command do), the server runs as
 the learner, unprivileged, in a private view of the host, on a copy of the lessons of its own
-(:mod:`dockyard.learner`).
+(:mod:`grader.learner`, which also starts it: :func:`grader.learner.launch`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ def lab_command(root: Path, port: int, open_browser: bool, *, as_root: bool | No
     return cmd
 
 
+def work_folder(box) -> Path:
+    """Where a confined learner's copy of the lessons lives: ``<home>/work/<name>/``."""
+    return box.cfg.home / "work" / box.name
+
+
 def confined(box) -> bool:
     """Does the learner's server run unprivileged (root starts a private sandbox's lab)?"""
     return os.geteuid() == 0 and box.backend == "private"
@@ -56,8 +61,6 @@ def workspace_dirs(box=None) -> tuple[str, ...]:
     """The folders a learner's containers may bind under the seal: the learner's work folder when the
     server is confined, else the lessons and the labs of the checkout."""
     if box is not None and confined(box):
-        from .learner import work_folder
-
         return (str(work_folder(box)),)
     root = notebooks_dir()
     labs = root.parent / "labs"
@@ -73,29 +76,6 @@ def lab_env(box) -> dict[str, str]:
     if bindir not in env.get("PATH", "").split(os.pathsep):
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     return env
-
-
-def launch(box, port: int = 8888, open_browser: bool = True) -> int:
-    root = notebooks_dir()
-    env = lab_env(box)
-    if env.get("DOCKYARD_BUILDER_NOTE"):
-        print(f"docker build: {env['DOCKYARD_BUILDER_NOTE']}", file=sys.stderr)
-    if not confined(box):
-        print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}", file=sys.stderr)
-        try:
-            return subprocess.call(lab_command(root, port, open_browser), env=env)
-        except KeyboardInterrupt:
-            return 0
-    from .learner import LearnerSession
-
-    with LearnerSession(box, root) as learner:
-        print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}, as uid {learner.uid}, "
-              f"in {learner.work}" + (f" (new: {len(learner.copied)} lesson files)" if learner.copied else ""),
-              file=sys.stderr)
-        cmd = [sys.executable, "-m", "grader.course.fence", "--exec",
-               *lab_command(learner.work, port, open_browser, as_root=False)]
-        # the server ends first, so the session can take back what it lent
-        return serve(subprocess.Popen(cmd, env=learner.env(env), cwd=learner.work))
 
 
 def serve(proc: subprocess.Popen) -> int:

@@ -33,7 +33,9 @@ def lab(name, backend, port, no_browser):
     Example:
       dockyard lab --port 8890 --no-browser
     """
-    from dockyard.lab import launch, workspace_dirs
+    from dockyard.lab import workspace_dirs
+
+    from .learner import launch
 
     box = sb.get(name, backend)
     if box.backend == "private":

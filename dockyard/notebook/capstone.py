@@ -67,13 +67,6 @@ def files(folder: str | Path) -> Table:
     return Table(rows, ["file", "size"], title=str(folder))
 
 
-def review(folder: str | Path):
-    """The capstone's static review of the Dockerfile in ``folder``, shown but not recorded as your attempt."""
-    import grader
-
-    return grader.check("08-capstone", submission=str(folder), task=["review"], record=False)
-
-
 def http(method: str, url: str, body: object = None) -> tuple[int, object]:
     """(status, decoded JSON or text) of one request; 4xx and 5xx answers are returned, not raised."""
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())

@@ -12,7 +12,7 @@ becomes the hand-in's own unprivileged uid for good. The cgroup is joined first,
 an unprivileged process could not join it.
 
 ``python -m grader.course.fence --exec CMD ARGS...`` does the same for another program: the
-learner's JupyterLab server (:mod:`dockyard.learner`), whose kernels and terminals inherit
+learner's JupyterLab server (:mod:`grader.learner`), whose kernels and terminals inherit
 the cgroup, the view and the uid.
 """
 

@@ -6,7 +6,7 @@ nbgrader first touches it, by root, with modes that close two of its doors: the 
 cannot rename the course's folder away and put their own in its place) and so is ``inbound/`` (a learner cannot
 delete another's hand-in, even knowing its name). ``collect`` is :class:`grader.course.exchange.SafeCollect`.
 
-A learner's server sees the exchange at the same path (a bind in its private view, :mod:`dockyard.learner`) and,
+A learner's server sees the exchange at the same path (a bind in its private view, :mod:`grader.learner`) and,
 over /etc/passwd and /etc/group, a copy of the host's that also names their uid: nbgrader takes the student id
 from ``getpwuid(getuid())``.
 """

@@ -1,7 +1,7 @@
 """Each hub learner's server starts with their own sealed sandbox, as an unprivileged uid, and ends with it.
 
 :class:`DockyardSpawner` is JupyterHub's ``LocalProcessSpawner`` with the model of `dockyard lab`
-(:mod:`dockyard.learner`) in front of it:
+(:mod:`grader.learner`) in front of it:
 
 1. ``start``: the learner's sandbox (``h`` + 8 hex digits, from the hub and the name) comes up, sealed, with
    their work folder (``<hub>/work/<name>/``: the lessons and labs, kept across restarts) as its only workspace;
@@ -28,7 +28,7 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Float, Integer, Unicode
 
-from dockyard.learner import LearnerSession
+from grader.learner import LearnerSession
 
 REPO = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent

@@ -29,7 +29,7 @@ def command(server: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from dockyard import sandbox
     from dockyard.lab import lab_env, notebooks_dir
-    from dockyard.learner import LearnerSession
+    from grader.learner import LearnerSession
 
     server = list(sys.argv[1:] if argv is None else argv)
     if server[:1] == ["--"]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from dockyard import network
-from dockyard.learner import work_folder
+from dockyard.lab import work_folder
 from dockyard.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]

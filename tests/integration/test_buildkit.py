@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from dockyard import buildkit
-from dockyard.learner import LearnerSession
+from grader.learner import LearnerSession
 from grader.course import worker
 
 from .conftest import make_sandbox

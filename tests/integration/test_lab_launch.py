@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dockyard import buildkit, learner, network, procs
+from dockyard import buildkit, lab, network, procs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
         assert "--ServerApp.ip=127.0.0.1" in args
         assert "--LabApp.news_url=None" in args  # offline: the browser must not fetch a news feed
         assert "--allow-root" not in args
-        work = learner.work_folder(sandbox)
+        work = lab.work_folder(sandbox)
         assert f"--ServerApp.root_dir={work}" in args and (work / "01-namespaces.ipynb").exists()
         # the server (and so every kernel and terminal) runs as an unprivileged uid, in a view of its own
         uids = next(line for line in Path(f"/proc/{server[0]}/status").read_text().splitlines()
@@ -85,7 +85,7 @@ def test_lab_serves_the_lessons_with_the_sandbox_environment(sandbox, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        shutil.rmtree(learner.work_folder(sandbox), ignore_errors=True)
+        shutil.rmtree(lab.work_folder(sandbox), ignore_errors=True)
     assert os.stat(sandbox.cfg.socket).st_uid == 0, "the sandbox's socket is root's again"
     assert not Path(f"/sys/fs/cgroup/pids/{sandbox.cfg.cgroup_name}-lab").exists()
     assert not Path(f"/sys/fs/cgroup/{sandbox.cfg.cgroup_name}-lab").exists()

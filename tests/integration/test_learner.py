@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from dockyard.learner import LearnerSession
+from grader.learner import LearnerSession
 from grader.course import worker
 
 from .conftest import make_sandbox

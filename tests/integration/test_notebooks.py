@@ -2,7 +2,7 @@
 
 The kernel starts as under `dockyard lab` run by root: through the launcher, as an unprivileged
 uid in a private view of the host, on the learner's own copy of the lessons, with its checks
-graded by the check service in this process (:mod:`dockyard.learner`)."""
+graded by the check service in this process (:mod:`grader.learner`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dockyard.learner import LearnerSession
+from grader.learner import LearnerSession
 from grader.course import worker
 
 from .conftest import make_sandbox

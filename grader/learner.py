@@ -26,14 +26,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+from dockyard.lab import confined, lab_command, lab_env, notebooks_dir, serve, work_folder
 
 LAB_MEMORY = 2 * 1024**3  # the learner's server, kernels and terminals together
 LAB_PIDS = 1024
-
-
-def work_folder(box) -> Path:
-    return box.cfg.home / "work" / box.name
 
 
 def lesson_files(lessons: Path):
@@ -67,7 +67,7 @@ def fill_work(work: Path, lessons: Path, labs: Path | None = None) -> list[str]:
 def _fill_lab(dest: Path, lab: Path, rel: str) -> list[str]:
     import nbformat
 
-    from grader.course import labnb
+    from .course import labnb
 
     copied = []
     dest.mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ class LearnerSession:
     """What one `dockyard lab` holds while its server runs: the uid, the cgroup, the check service."""
 
     def __init__(self, box, lessons: Path, work: Path | None = None, uid: int | None = None):
-        from grader.course.kernel_user import KernelUser
+        from .course.kernel_user import KernelUser
 
         self.box, self.lessons = box, lessons
         self.work = Path(work or work_folder(box))
@@ -116,8 +116,8 @@ class LearnerSession:
             raise
 
     def __enter__(self) -> "LearnerSession":
-        from grader.course.isolation import KernelFence
-        from grader.service import CheckService
+        from .course.isolation import KernelFence
+        from .service import CheckService
 
         try:
             self.fence = KernelFence(f"{self.box.cfg.cgroup_name}-lab", LAB_MEMORY, LAB_PIDS)
@@ -136,8 +136,8 @@ class LearnerSession:
         return [self.work, self.box.scratch]
 
     def plan(self):
-        from grader.course import kernel_user as ku
-        from grader.progress import progress_file
+        from .course import kernel_user as ku
+        from .progress import progress_file
 
         cfg = self.box.cfg
         repo = Path(__file__).resolve().parent.parent
@@ -185,3 +185,24 @@ class LearnerSession:
                 os.chown(self.box.cfg.socket, uid, gid)
                 os.chmod(self.box.cfg.socket, mode)
             self._socket_was = None
+
+
+def launch(box, port: int = 8888, open_browser: bool = True) -> int:
+    root = notebooks_dir()
+    env = lab_env(box)
+    if env.get("DOCKYARD_BUILDER_NOTE"):
+        print(f"docker build: {env['DOCKYARD_BUILDER_NOTE']}", file=sys.stderr)
+    if not confined(box):
+        print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}", file=sys.stderr)
+        try:
+            return subprocess.call(lab_command(root, port, open_browser), env=env)
+        except KeyboardInterrupt:
+            return 0
+    with LearnerSession(box, root) as learner:
+        print(f"JupyterLab on http://127.0.0.1:{port}/ with DOCKER_HOST={box.docker_host}, as uid {learner.uid}, "
+              f"in {learner.work}" + (f" (new: {len(learner.copied)} lesson files)" if learner.copied else ""),
+              file=sys.stderr)
+        cmd = [sys.executable, "-m", "grader.course.fence", "--exec",
+               *lab_command(learner.work, port, open_browser, as_root=False)]
+        # the server ends first, so the session can take back what it lent
+        return serve(subprocess.Popen(cmd, env=learner.env(env), cwd=learner.work))

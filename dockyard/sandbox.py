@@ -23,7 +23,8 @@ from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning
 from .locks import file_lock
 from .registry import HUB, Registry
 from .seal import Seal
-from .seed import RECIPES, SeedStore
+from .dataroot import clone, seed_registry
+from .seed import RECIPES, SeedStore, seed_with_bar
 
 Progress = Callable[[str], None]
 SOCKET_PATH_MAX = 100
@@ -263,13 +264,9 @@ class Sandbox:
         fresh = not any(p.name != "lost+found" for p in cfg.data_root.iterdir())  # a new disk has lost+found
         cloned = template is not None and driver == "overlay2" and fresh
         if cloned:
-            from .template import clone
-
             clone(template, cfg.data_root)
         self._start_registries()
         if cloned:
-            from .template import seed_registry
-
             # a shortcut only: without it a push compresses and uploads the base layers, as it always could
             with contextlib.suppress(OSError, ValueError):
                 seed_registry(cfg.data_root, self.registry, self.seed_store.registry)
@@ -315,8 +312,6 @@ class Sandbox:
             return
         store = self.seed_store
         if force or store.missing():
-            from .template import seed_with_bar
-
             progress("building the base images from Debian packages (once per machine; about 2 minutes)")
             seed_with_bar(store, self.client, force=force, progress=progress)  # k/N and time left
 

@@ -14,16 +14,18 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 from . import network, procs
 from .errors import SeedError, translate_docker_error
 from .imageref import ImageRef
 from .locks import file_lock
+from .progressbar import Phases, is_tty
 from .registry import Registry
 
 RECIPE_VERSION = "1"
@@ -268,3 +270,34 @@ def mmdebstrap_rootfs(include: tuple[str, ...], out: Path, timeout: float = 900)
         raise SeedError(f"mmdebstrap failed (exit {res.returncode}) building a {SUITE} root filesystem:\n{tail}",
                         "check that Debian's package mirror is reachable (apt-get update), "
                         "or set DOCKYARD_DEBIAN_MIRROR to a mirror that is")
+
+
+SEED_SECONDS = {"busybox": 1.0, "debian:bookworm-slim": 22.0, "python:3.11-slim": 33.0, "node:18-slim": 34.0}
+
+
+def seed_steps(store: SeedStore, seeding: list) -> list[tuple[str, float]]:
+    """One step per base image to build, expecting what it took here last time (or SEED_SECONDS)."""
+    index = store.index()
+    return [(f"building {r.name} from Debian packages",
+             float((index.get(r.name) or {}).get("seconds") or SEED_SECONDS.get(r.name, 30.0))) for r in seeding]
+
+
+def seed_with_bar(store: SeedStore, client, *, force: bool = False, progress: Callable[[str], None] = print,
+                  stream: IO | None = None) -> list[str]:
+    """Seed what is missing (all with ``force``) with a bar on ``stream`` if it is a terminal, else lines
+    with k/N and the time left through ``progress``. What the first ``dockyard up`` on a machine spends its
+    minute and a half on."""
+    todo = list(RECIPES) if force else store.missing()
+    if not todo:
+        return []
+    stream = sys.stderr if stream is None else stream
+    bar = Phases("base images", seed_steps(store, todo), stream=stream if is_tty(stream) else None, say=progress)
+    order = {r.name: i for i, r in enumerate(todo)}
+    ok = False
+    try:
+        built = store.seed(client, force=force, progress=lambda _m: None,
+                           step=lambda r, seconds: bar.start(order[r.name]) if seconds is None else None)
+        ok = True
+        return built
+    finally:
+        bar.close(ok=ok)

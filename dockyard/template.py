@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,9 +42,8 @@ from typing import IO, Callable
 from .config import home as dockyard_home
 from .errors import DockyardError, translate_docker_error
 from .locks import file_lock
-from .progressbar import Phases, PullProgress, is_tty
-from .registry import Registry
-from .seed import RECIPES, SeedStore, recipe
+from .progressbar import Phases, PullProgress
+from .seed import RECIPES, SeedStore, recipe, seed_steps
 
 BUILDER = "dytemplate"
 KEPT = ("image", "overlay2")  # the parts of a data-root that hold pulled images
@@ -109,38 +106,9 @@ def ensure(home: Path | None = None, progress: Callable[[str], None] = print,
 # machine's own figures replace them (seeded.json keeps each image's build time), and the pace
 # measured on the steps done corrects the rest.
 START_SECONDS = 2.0
-SEED_SECONDS = {"busybox": 1.0, "debian:bookworm-slim": 22.0, "python:3.11-slim": 33.0, "node:18-slim": 34.0}
 PULL_BYTES_PER_SECOND = 20e6  # compressed bytes, downloaded from 127.0.0.1 and unpacked (10-30 MB/s measured)
 PULL_GUESS = 60e6  # bytes of an image whose layers are not known yet (built in this same run)
 SAVE_SECONDS = 1.0
-
-
-def seed_steps(store: SeedStore, seeding: list) -> list[tuple[str, float]]:
-    """One step per base image to build, expecting what it took here last time (or SEED_SECONDS)."""
-    index = store.index()
-    return [(f"building {r.name} from Debian packages",
-             float((index.get(r.name) or {}).get("seconds") or SEED_SECONDS.get(r.name, 30.0))) for r in seeding]
-
-
-def seed_with_bar(store: SeedStore, client, *, force: bool = False, progress: Callable[[str], None] = print,
-                  stream: IO | None = None) -> list[str]:
-    """Seed what is missing (all with ``force``) with a bar on ``stream`` if it is a terminal, else lines
-    with k/N and the time left through ``progress``. What the first ``dockyard up`` on a machine spends its
-    minute and a half on."""
-    todo = list(RECIPES) if force else store.missing()
-    if not todo:
-        return []
-    stream = sys.stderr if stream is None else stream
-    bar = Phases("base images", seed_steps(store, todo), stream=stream if is_tty(stream) else None, say=progress)
-    order = {r.name: i for i, r in enumerate(todo)}
-    ok = False
-    try:
-        built = store.seed(client, force=force, progress=lambda _m: None,
-                           step=lambda r, seconds: bar.start(order[r.name]) if seconds is None else None)
-        ok = True
-        return built
-    finally:
-        bar.close(ok=ok)
 
 
 def plan(store: SeedStore, images: tuple[str, ...], seeding: list) -> list[tuple[str, float]]:
@@ -228,66 +196,3 @@ def _pull(client, name: str, sizes: dict[str, int], bar: Phases) -> None:
     except Exception as exc:
         raise translate_docker_error(exc, f"pulling {name} into the image template") from exc
     bar.update(1.0, seen.summary())
-
-
-def clone(template_root: Path, data_root: Path) -> None:
-    """Fill an empty data-root from the template: base layers linked, the rest copied."""
-    data_root.mkdir(parents=True, exist_ok=True)
-    try:
-        layers = template_root / "overlay2"
-        if layers.is_dir():
-            dest = data_root / "overlay2"
-            dest.mkdir(mode=0o710)
-            for layer in sorted(layers.iterdir()):
-                if layer.name == "l" or (layer / "lower").exists():
-                    _copy(layer, dest / layer.name)  # l/: dockerd's short names, relative links into dest
-                else:
-                    os.symlink(layer, dest / layer.name)
-        if (template_root / "image").is_dir():
-            _copy(template_root / "image", data_root / "image")
-    except (OSError, DockyardError) as exc:
-        for part in ("overlay2", "image"):
-            shutil.rmtree(data_root / part, ignore_errors=True)
-        raise DockyardError(f"could not clone the image template into {data_root}: "
-                            f"{getattr(exc, 'problem', None) or exc}",
-                            f"remove {template_root.parent} and try again; it is rebuilt on demand") from exc
-
-
-def _copy(src: Path, dest: Path) -> None:
-    res = subprocess.run(["cp", "-a", str(src), str(dest)], capture_output=True, text=True)
-    if res.returncode != 0:
-        raise DockyardError(res.stderr.strip() or f"cp -a {src} {dest} failed")
-
-
-HUB_SOURCE = "docker.io/"  # what dockerd records as the source of an image pulled through the mirror
-V2METADATA = Path("image/overlay2/distribution/v2metadata-by-diffid/sha256")
-
-
-def seed_registry(data_root: Path, registry: Registry, seed: Registry) -> list[str]:
-    """Give a fresh clone's registry the layers its images were pulled with; returns those repositories.
-
-    Each layer is copied from the ``seed`` registry's storage into the sandbox's ``registry`` (a
-    layer of library/python goes to library/python there), and the clone's push metadata (dockerd's
-    v2metadata, read at every push) learns it is there: dockerd then asks the registry to mount the
-    layer into the pushed repository instead of compressing and uploading it. Without an HMAC the
-    entry only ranks below dockerd's own, and is dropped if a mount ever fails.
-    """
-    repos: set[str] = set()
-    folder = data_root / V2METADATA
-    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
-        known = json.loads(path.read_text())  # [{"Digest", "SourceRepository", "HMAC"}] per layer (diff id)
-        here = []
-        for entry in known:
-            source, digest = entry.get("SourceRepository") or "", entry.get("Digest") or ""
-            blob = seed.blob_path(digest) if source.startswith(HUB_SOURCE) and ":" in digest else None
-            if blob is None or not blob.is_file():
-                continue
-            repo = source[len(HUB_SOURCE):]
-            registry.add_layer(repo, digest, blob)
-            here.append({"Digest": digest, "SourceRepository": f"{registry.host}/{repo}", "HMAC": ""})
-            repos.add(repo)
-        if here:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(known + here))
-            tmp.replace(path)
-    return sorted(repos)

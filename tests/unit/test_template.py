@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from dockyard import template
+from dockyard import dataroot, seed, template
 from dockyard.errors import DockyardError
 from dockyard.registry import Registry
 
@@ -22,7 +22,7 @@ def test_clone_links_layers_and_copies_metadata(tmp_path):
     (tpl / "image" / "overlay2").mkdir(parents=True)
     (tpl / "image" / "overlay2" / "repositories.json").write_text("{}")
     root = tmp_path / "sandbox" / "data"
-    template.clone(tpl, root)
+    dataroot.clone(tpl, root)
     # a base layer is one link to the template's folder: it reaches into another filesystem (a disk)
     assert os.readlink(root / "overlay2" / "abc") == str(tpl / "overlay2" / "abc")
     cloned = root / "overlay2" / "abc" / "diff" / "usr" / "python"
@@ -44,7 +44,7 @@ def test_clone_failure_is_explained(tmp_path, monkeypatch):
     target.mkdir()
     (target / "overlay2").write_text("in the way")  # cp cannot put a directory here
     with pytest.raises(DockyardError, match="could not clone the image template"):
-        template.clone(tpl, target)
+        dataroot.clone(tpl, target)
 
 
 def test_template_key_follows_the_seed(tmp_path):
@@ -79,7 +79,7 @@ def test_seed_registry_gives_the_sandbox_registry_the_pulled_layers(tmp_path):
     pulled, absent, built = "sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64
     seed.blob_path(pulled).parent.mkdir(parents=True)
     seed.blob_path(pulled).write_bytes(b"base layer")
-    meta = tmp_path / "data" / template.V2METADATA
+    meta = tmp_path / "data" / dataroot.V2METADATA
     meta.mkdir(parents=True)
     base = [{"Digest": pulled, "SourceRepository": "docker.io/library/python", "HMAC": ""}]
     (meta / ("a" * 64)).write_text(json.dumps(base))
@@ -88,7 +88,7 @@ def test_seed_registry_gives_the_sandbox_registry_the_pulled_layers(tmp_path):
     pushed = [{"Digest": built, "SourceRepository": "127.0.0.1:4000/web", "HMAC": "x"}]  # pushed elsewhere
     (meta / ("c" * 64)).write_text(json.dumps(pushed))
 
-    assert template.seed_registry(tmp_path / "data", mine, seed) == ["library/python"]
+    assert dataroot.seed_registry(tmp_path / "data", mine, seed) == ["library/python"]
     assert mine.blob_path(pulled).read_bytes() == b"base layer"
     assert not mine.blob_path(absent).exists() and not mine.blob_path(built).exists()
     # dockerd mounts a layer from a repository of the registry it pushes to, when its metadata names one
@@ -101,7 +101,7 @@ def test_seed_registry_gives_the_sandbox_registry_the_pulled_layers(tmp_path):
 
 def test_seed_registry_without_push_metadata_does_nothing(tmp_path):
     mine = Registry(tmp_path / "mine", 5001)
-    assert template.seed_registry(tmp_path / "data", mine, Registry(tmp_path / "seed", 5959)) == []
+    assert dataroot.seed_registry(tmp_path / "data", mine, Registry(tmp_path / "seed", 5959)) == []
     assert not mine.storage.exists()
 
 
@@ -149,7 +149,7 @@ def test_the_build_plan_knows_each_pulls_bytes_and_each_seed_builds_last_time(tm
         "building busybox from Debian packages", "pulling busybox", "pulling python:3.11-slim", "saving the template"]
     seconds = dict(steps)
     assert seconds["building node:18-slim from Debian packages"] == 51.5  # this machine's own last time
-    assert seconds["building busybox from Debian packages"] == template.SEED_SECONDS["busybox"]
+    assert seconds["building busybox from Debian packages"] == seed.SEED_SECONDS["busybox"]
     assert seconds["pulling python:3.11-slim"] == pytest.approx(67_020_040 / template.PULL_BYTES_PER_SECOND)
 
 
@@ -185,7 +185,7 @@ def test_the_first_up_seeds_with_k_of_n_and_the_time_left_in_its_progress_lines(
     said = []
     import io
 
-    assert template.seed_with_bar(store, None, progress=said.append, stream=io.StringIO()) == [r.name for r in RECIPES]
+    assert seed.seed_with_bar(store, None, progress=said.append, stream=io.StringIO()) == [r.name for r in RECIPES]
     starts = [line for line in said if line.endswith("left)")]
     # the Debian-based ones are long enough to say when they start; each says how long is left
     assert starts[0].startswith("base images [2/4] building debian:bookworm-slim from Debian packages ... (about ")

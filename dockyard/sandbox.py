@@ -1,8 +1,8 @@
 """The sandbox lifecycle: up, status, env, reset, down.
 
-``Sandbox`` is the private daemon (the default); ``ExistingSandbox`` uses the
-daemon DOCKER_HOST already points at and touches only what Dockyard labeled.
-Both give a docker-py client through :attr:`client`.
+Two :class:`Backend` implementations: ``Sandbox`` is the private daemon (the default);
+``ExistingSandbox`` uses the daemon DOCKER_HOST already points at and touches only what
+Dockyard labeled. Both give a docker-py client through :attr:`client`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from . import buildkit, cgroups, daemon, mounts, network, procs
 from .config import LABEL, SandboxConfig, home as default_home
 from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
 from .locks import file_lock
 from .registry import HUB, Registry
-from .seal import Seal
 from .dataroot import clone, seed_registry
+from .seal import Seal
 from .seed import RECIPES, SeedStore, seed_with_bar
 
 Progress = Callable[[str], None]
@@ -32,6 +32,50 @@ SOCKET_PATH_MAX = 100
 
 def _quiet(_msg: str) -> None:
     pass
+
+
+class Backend(Protocol):
+    """What the fronts (the CLI, the notebook helpers, the grader) need of a daemon to teach and grade against.
+
+    Two implementations: :class:`Sandbox`, Dockyard's own sealed dockerd (``backend == "private"``), and
+    :class:`ExistingSandbox`, a daemon somebody else runs (``"existing"``). Everything else a ``Sandbox`` has
+    (its seal, registries, cgroup, scratch folder, daemon pid) exists only where ``backend == "private"``."""
+
+    backend: str
+    cfg: SandboxConfig  # where Dockyard keeps its records of it (progress, state): paths, not a daemon
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def docker_host(self) -> str: ...
+
+    @property
+    def client(self): ...
+
+    def running(self) -> bool: ...
+
+    def env(self) -> dict[str, str]: ...
+
+    def lesson_env(self, path: str | None = None) -> dict[str, str]: ...
+
+    def up(self, **kw) -> dict: ...
+
+    def down(self, **kw) -> dict: ...
+
+    def reset(self, progress: Progress = _quiet) -> dict: ...
+
+    def status(self) -> dict: ...
+
+
+def docker_client(docker_host: str, name: str):
+    """A docker-py client for a daemon (API version negotiated)."""
+    import docker
+
+    try:
+        return docker.DockerClient(base_url=docker_host, version="auto", timeout=120)
+    except Exception as exc:
+        raise translate_docker_error(exc, f"connecting to sandbox {name!r}") from exc
 
 
 class Sandbox:
@@ -119,12 +163,7 @@ class Sandbox:
     def client(self):
         """A docker-py client for this sandbox (API version negotiated)."""
         if self._client is None:
-            import docker
-
-            try:
-                self._client = docker.DockerClient(base_url=self.docker_host, version="auto", timeout=120)
-            except Exception as exc:
-                raise translate_docker_error(exc, f"connecting to sandbox {self.name!r}") from exc
+            self._client = docker_client(self.docker_host, self.name)
         return self._client
 
     def env(self) -> dict[str, str]:
@@ -465,28 +504,38 @@ class Sandbox:
         return out
 
 
-class ExistingSandbox(Sandbox):
-    """A daemon somebody else runs (Docker Desktop, a system dockerd), given by DOCKER_HOST.
+class ExistingSandbox:
+    """A daemon somebody else runs (Docker Desktop, a system dockerd), given by DOCKER_HOST: a :class:`Backend`.
 
-    Dockyard starts nothing here; ``reset`` removes only what carries Dockyard's label.
+    Dockyard starts nothing here and has no seal, registry, cgroup or scratch folder of its own for it;
+    ``reset`` removes only what carries Dockyard's label. ``cfg`` only says where Dockyard keeps its records
+    (the learner's progress) under the Dockyard home.
     """
 
     backend = "existing"
 
     def __init__(self, docker_host: str | None = None, name: str = "existing"):
-        super().__init__(SandboxConfig(name=name))
+        self.cfg = SandboxConfig(name=name)
         host = docker_host or os.environ.get("DOCKER_HOST")
         if not host:
             raise ConfigError("the 'existing' backend needs DOCKER_HOST",
                               "export DOCKER_HOST=unix:///var/run/docker.sock (or your daemon's address)")
         self._host = host
+        self._client = None
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
 
     @property
     def docker_host(self) -> str:
         return self._host
 
-    def _sock(self) -> str | None:
-        return self._host[len("unix://"):] if self._host.startswith("unix://") else None
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = docker_client(self._host, self.name)
+        return self._client
 
     def running(self) -> bool:
         try:
@@ -595,7 +644,7 @@ def list_sandboxes(home: Path | None = None) -> list[Sandbox]:
     return out
 
 
-def get(name: str | None = None, backend: str | None = None, **overrides) -> Sandbox:
+def get(name: str | None = None, backend: str | None = None, **overrides) -> Backend:
     """The sandbox a notebook or command means: by name, else $DOCKYARD_SANDBOX, else 'default'."""
     backend = backend or os.environ.get("DOCKYARD_BACKEND", "private")
     if backend == "existing":

@@ -239,3 +239,16 @@ def test_purging_kills_running_and_paused_containers_first():
     box._client = type("Client", (), {"api": API()})()
     box._kill_containers()
     assert calls == [("list", {"status": ["running", "paused"]}), ("kill", "a"), ("unpause", "b"), ("kill", "b")]
+
+
+def test_the_existing_daemon_is_a_backend_of_its_own_not_a_sandbox(monkeypatch):
+    """It has what every front uses, and none of the private sandbox's seal, registry, cgroup or lock."""
+    box = sb.ExistingSandbox("unix:///run/somebody/docker.sock")
+    assert not isinstance(box, sb.Sandbox)
+    for attr in ("name", "backend", "cfg", "docker_host", "client", "running", "env", "lesson_env", "up", "down",
+                 "reset", "status"):
+        assert attr in dir(box), attr
+    for private in ("seal", "registry", "seed_store", "cgroup", "scratch", "daemon_pid", "_lock"):
+        assert not hasattr(box, private), private
+    assert box.lesson_env() == box.env() == {"DOCKER_HOST": "unix:///run/somebody/docker.sock",
+                                             "DOCKYARD_SANDBOX": "existing", "DOCKYARD_BACKEND": "existing"}

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Protocol
 
 from dockyard.config import LABEL, parse_size
 from dockyard.errors import (ContainerNotFound, DaemonError, DockerAPIError, DockyardError, ImageNotFound,
@@ -30,6 +30,54 @@ from .errors import BuildError, BuildTimeout
 GRADER_LABEL = "org.dockyard.grader"
 BUILD_LOG_CAP = 200_000  # characters of build output kept per build
 
+
+
+@contextlib.contextmanager
+def docker_errors(doing: str) -> Iterator[None]:
+    """The one place the Docker API's exceptions become the project's: ``ContainerNotFound``, ``ImageNotFound``,
+    ``DaemonError``... with what was being done (:func:`dockyard.errors.translate_docker_error`). The project's
+    own errors pass as they are."""
+    try:
+        yield
+    except DockyardError:
+        raise
+    except Exception as exc:
+        raise translate_docker_error(exc, doing) from exc
+
+
+class CheckContext(Protocol):
+    """What a check may use: the hand-in's files, fresh inspect data, the daemon's events, commands inside
+    containers, and the things the grader makes itself (builds, throwaway runs, services), which it also
+    removes. :class:`Context` is the real one; the unit tests' FakeContext answers from recorded data."""
+
+    client: Any  # docker-py, for the daemon-wide checks (info, version)
+    submission: Path | None
+    run_id: str
+    labels: dict[str, str]
+    builds: dict
+    failed_builds: dict
+    inspected: dict  # what was inspected, for the teacher's evidence file
+
+    def path(self, rel: str = ".") -> Path: ...
+    def image(self, ref: str) -> dict: ...
+    def image_history(self, ref: str) -> list[dict]: ...
+    def save_image(self, ref: str): ...
+    def container(self, name: str) -> dict: ...
+    def containers(self, **filters) -> list[dict]: ...
+    def container_events(self, container_id: str, since: str | None = None,
+                         kinds: tuple[str, ...] = ("oom", "kill")) -> dict[str, int]: ...
+    def container_event_log(self, container_id: str, since: str | None = None,
+                            kinds: tuple[str, ...] = ("create", "start", "update", "die")) -> list[dict]: ...
+    def events(self, since: int = 0, **filters) -> list[dict]: ...
+    def exec(self, name: str, cmd, user: str | None = None, timeout: float = 30) -> tuple[int, str]: ...
+    def logs(self, name: str, tail: int = 200) -> str: ...
+    def registry(self): ...
+    def build(self, context_dir: Path, dockerfile: str = "Dockerfile", tag: str | None = None,
+              timeout: float | None = None) -> "BuildResult": ...
+    def run(self, image: str, cmd=None, *, timeout: float = 30, user: str | None = None, entrypoint=None,
+            network: bool = False) -> tuple[int, str]: ...
+    def start_service(self, image: str, port: int, cmd=None) -> dict: ...
+    def cleanup(self) -> None: ...
 
 
 class OutsideSubmission(DockyardError):
@@ -78,35 +126,25 @@ class Context:
         ref = self.builds[ref].image_id if ref in self.builds and self.builds[ref].image_id else ref
         # Never cached: a context lives as long as a notebook's kernel, and between two test cells the
         # learner may rebuild, retag, delete or pull the image. An inspect is a few milliseconds.
-        try:
+        with docker_errors(f"inspecting image {ref}"):
             data = self.client.api.inspect_image(ref)
-        except Exception as exc:
-            raise translate_docker_error(exc, f"inspecting image {ref}") from exc
         self.inspected[f"image {ref}"] = data
         return data
 
     def image_history(self, ref: str) -> list[dict]:
-        try:
+        with docker_errors(f"reading the history of {ref}"):
             return self.client.api.history(self.image(ref)["Id"])
-        except DockyardError:
-            raise
-        except Exception as exc:
-            raise translate_docker_error(exc, f"reading the history of {ref}") from exc
 
     def save_image(self, ref: str):
         """``docker save`` of one image, as a stream of bytes chunks: every layer, also what later layers delete."""
         image_id = self.image(ref)["Id"]
-        try:
+        with docker_errors(f"saving image {ref}"):
             return self.client.api.get_image(image_id, chunk_size=1 << 20)
-        except Exception as exc:
-            raise translate_docker_error(exc, f"saving image {ref}") from exc
 
     def container(self, name: str) -> dict:
         """``docker inspect`` data for a container, fresh each call."""
-        try:
+        with docker_errors(f"inspecting container {name}"):
             data = self.client.api.inspect_container(name)
-        except Exception as exc:
-            raise translate_docker_error(exc, f"inspecting container {name}") from exc
         self.inspected[f"container {name}"] = data
         return data
 
@@ -134,47 +172,40 @@ class Context:
                 start = int(datetime.datetime.fromisoformat(since[:19]).replace(
                     tzinfo=datetime.timezone.utc).timestamp()) - 1
         out = []
-        try:
+        with docker_errors("reading the daemon's events"):
             for ev in self.client.api.events(since=start, until=int(time.time()) + 1, decode=True,
                                              filters={"container": container_id, "event": list(kinds)}):
                 action = (ev.get("Action") or ev.get("status") or "").split(":")[0]
                 if action in kinds:
                     out.append({"action": action, "time_ns": int(ev.get("timeNano") or ev.get("time", 0) * 10**9)})
-        except Exception as exc:
-            raise translate_docker_error(exc, "reading the daemon's events") from exc
         return sorted(out, key=lambda e: e["time_ns"])
 
     def events(self, since: int = 0, **filters) -> list[dict]:
         """The daemon's events (its last 256, kept in memory) that match ``filters``, oldest first."""
-        try:
+        with docker_errors("reading the daemon's events"):
             return list(self.client.api.events(since=since, until=int(time.time()) + 1, decode=True,
                                                filters=filters or None))
-        except Exception as exc:
-            raise translate_docker_error(exc, "reading the daemon's events") from exc
 
     def containers(self, **filters) -> list[dict]:
-        try:
+        with docker_errors("listing containers"):
             return self.client.api.containers(all=True, filters=filters or None)
-        except Exception as exc:
-            raise translate_docker_error(exc, "listing containers") from exc
 
     def exec(self, name: str, cmd: list[str] | str, user: str | None = None, timeout: float = 30) -> tuple[int, str]:
         """Run ``cmd`` inside a running container; (exit code, combined output)."""
-        try:
+        with docker_errors(f"running {cmd!r} in {name}"):
             ex = self.client.api.exec_create(name, cmd, user=user or "", stdout=True, stderr=True)
             out = _with_timeout(lambda: self.client.api.exec_start(ex["Id"]), timeout, f"exec in {name}")
             code = self.client.api.exec_inspect(ex["Id"])["ExitCode"]
             return code, out.decode(errors="replace")
-        except DockyardError:
-            raise
-        except Exception as exc:
-            raise translate_docker_error(exc, f"running {cmd!r} in {name}") from exc
+
+    def registry(self):
+        """The sandbox's own registry (where learners push), or None: the existing backend has none."""
+        reg = self.sandbox.registry if self.sandbox is not None and self.sandbox.backend == "private" else None
+        return reg if reg is not None and reg.port else None
 
     def logs(self, name: str, tail: int = 200) -> str:
-        try:
+        with docker_errors(f"reading the logs of {name}"):
             return self.client.api.logs(name, tail=tail).decode(errors="replace")
-        except Exception as exc:
-            raise translate_docker_error(exc, f"reading the logs of {name}") from exc
 
     # --- things the grader creates ----------------------------------------------------
     def build(self, context_dir: Path, dockerfile: str = "Dockerfile", tag: str | None = None,
@@ -303,24 +334,21 @@ class Context:
         image = self.builds[image].image_id if image in self.builds else image
         c = None
         try:
-            c = self.client.containers.create(
-                image, cmd, user=user, entrypoint=entrypoint, labels=self.labels, mem_limit=self.memory,
-                memswap_limit=self.memory, pids_limit=self.pids, nano_cpus=int(self.cpus * 1e9),
-                network_mode="bridge" if network else "none")
-            self._created_containers.append(c.id)
-            c.start()
-            try:
-                status = c.wait(timeout=timeout)["StatusCode"]
-            except Exception as exc:
-                if _is_timeout(exc):
-                    c.kill()
-                    return 124, c.logs().decode(errors="replace") + f"\n[killed after {timeout:.0f} s]"
-                raise
-            return status, c.logs().decode(errors="replace")
-        except DockyardError:
-            raise
-        except Exception as exc:
-            raise translate_docker_error(exc, f"running {image}") from exc
+            with docker_errors(f"running {image}"):
+                c = self.client.containers.create(
+                    image, cmd, user=user, entrypoint=entrypoint, labels=self.labels, mem_limit=self.memory,
+                    memswap_limit=self.memory, pids_limit=self.pids, nano_cpus=int(self.cpus * 1e9),
+                    network_mode="bridge" if network else "none")
+                self._created_containers.append(c.id)
+                c.start()
+                try:
+                    status = c.wait(timeout=timeout)["StatusCode"]
+                except Exception as exc:
+                    if _is_timeout(exc):
+                        c.kill()
+                        return 124, c.logs().decode(errors="replace") + f"\n[killed after {timeout:.0f} s]"
+                    raise
+                return status, c.logs().decode(errors="replace")
         finally:
             if c is not None:
                 self._remove_container(c.id)
@@ -328,17 +356,13 @@ class Context:
     def start_service(self, image: str, port: int, cmd=None) -> dict:
         """Start a container from ``image`` with ``port`` published on 127.0.0.1; returns its inspect data."""
         image = self.builds[image].image_id if image in self.builds else image
-        try:
+        with docker_errors(f"starting {image}"):
             self.image(image)  # a missing image is the learner's fault to report, never a pull
             c = self.client.containers.run(
                 image, cmd, detach=True, labels=self.labels, mem_limit=self.memory, memswap_limit=self.memory,
                 pids_limit=self.pids, nano_cpus=int(self.cpus * 1e9), ports={f"{port}/tcp": ("127.0.0.1", None)})
             self._created_containers.append(c.id)
             return self.container(c.id)
-        except DockyardError:
-            raise
-        except Exception as exc:
-            raise translate_docker_error(exc, f"starting {image}") from exc
 
     def cleanup(self) -> None:
         """Remove every container and image this context created (also ones a crash left behind)."""

@@ -89,7 +89,7 @@ class GradingSession:
             stack.close()
 
     def _collect(self, ctx: Context) -> None:
-        seen = getattr(ctx, "inspected", None)
+        seen = ctx.inspected
         if seen:
             self.inspected.update(seen)
             self._new_inspected.update(seen)

@@ -157,7 +157,7 @@ def state(ctx, name, status="running", oom_killed=None, exit_code=None):
         return fail(f"container {cname} is {_state_text(ins)}; expected {status}", reason="wrong_status",
                     hint=f"docker ps -a shows the state of {cname}", **evidence)
     killed = bool(st.get("OOMKilled"))
-    if not killed and st.get("ExitCode") == 137 and oom_killed is not None and hasattr(ctx, "container_events"):
+    if not killed and st.get("ExitCode") == 137 and oom_killed is not None:
         killed, evidence["oom_evidence"] = _oom_without_flag(ctx, ins, memory)
     if oom_killed is not None and killed != oom_killed:
         if oom_killed:

@@ -13,8 +13,8 @@ PUSH = "$DOCKYARD_REGISTRY"
 
 
 def _registry(ctx):
-    reg = getattr(ctx.sandbox, "registry", None) if ctx.sandbox is not None else None
-    if reg is None or not getattr(reg, "port", None):
+    reg = ctx.registry()
+    if reg is None:
         raise Failed(fail("this sandbox has no registry of its own; expected one to push to", reason="no_registry",
                           hint="the private sandbox runs one (dockyard up); with --backend existing there is none"))
     return reg

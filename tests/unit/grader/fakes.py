@@ -49,7 +49,7 @@ def _answer(table, key, what, *args, **kwargs):
 class FakeContext:
     def __init__(self, images=None, containers=None, run_results=None, submission=None, *, histories=None,
                  logs=None, builds=None, services=None, exec_results=None, run_id="fake", events=None,
-                 daemon_events=None):
+                 daemon_events=None, saved=None):
         self.images = dict(images or {})
         self.containers_ = dict(containers or {})
         self.run_results = run_results
@@ -66,9 +66,11 @@ class FakeContext:
         self.builds: dict = {}
         self.failed_builds: dict = {}
         self.calls: list[tuple[str, tuple, dict]] = []
-        self.sandbox = None
+        self.sandbox = None  # a test's FakeSandbox, whose FakeRegistry registry() answers with
         self.client = None
         self.cleaned = False
+        self.inspected: dict = {}
+        self.saved = dict(saved or {})  # image ref -> the bytes of its docker save
 
     def _record(self, method, *args, **kwargs):
         self.calls.append((method, args, kwargs))
@@ -107,6 +109,21 @@ class FakeContext:
     def containers(self, **filters) -> list[dict]:
         self._record("containers", **filters)
         return list(self.containers_.values())
+
+    def save_image(self, ref: str):
+        self._record("save_image", ref)
+        self.image(ref)
+        return iter([_answer(self.saved, ref, "docker save of")])
+
+    def container_events(self, container_id, since=None, kinds=("oom", "kill")):
+        counts = dict.fromkeys(kinds, 0)
+        for ev in self.container_event_log(container_id, since, kinds):
+            counts[ev["action"]] += 1
+        return counts
+
+    def registry(self):
+        reg = getattr(self.sandbox, "registry", None)
+        return reg if reg is not None and reg.port else None
 
     def container_event_log(self, container_id, since=None, kinds=("create", "start", "update", "die")):
         self._record("container_event_log", container_id, since, kinds)

@@ -139,59 +139,59 @@ def expected_score(lab: Lab, failing: Iterable[str]) -> float:
     return round(sum(c.points for _t, c in lab.checks() if c.id not in failing), 3)
 
 
-def validate(lab_dir: Path) -> list[str]:
-    """Everything wrong between a lab's notebook, lab.yaml and broken variants; [] when consistent."""
+def _test_cell_problems(lab: Lab, nb, awarded: dict[str, str]) -> list[str]:
+    """Each test cell calls award() once, for this lab, on checks no other cell awards, hidden ones only inside
+    the hidden markers, and is worth what its checks add up to; ``awarded`` learns which cell awards what."""
     from ..autograde import select
 
-    lab_dir = Path(lab_dir)
-    problems: list[str] = []
-    lab = load(lab_dir / "lab.yaml")
-    if lab.id != lab_dir.name:
-        problems.append(f"lab.yaml id {lab.id!r} differs from the folder name {lab_dir.name!r}")
-    if not notebook_path(lab_dir).exists():
-        return problems + [f"no source notebook {notebook_path(lab_dir).name}"]
-    nb = read(lab_dir)
-    hidden = {c.id for _t, c in lab.checks() if c.hidden}
-    awarded: dict[str, str] = {}
-    grade_ids = [meta(c).get("grade_id") for c in nb.cells if meta(c)]
-    for gid in {g for g in grade_ids if grade_ids.count(g) > 1}:
-        problems.append(f"grade_id {gid!r} is used by more than one cell")
+    problems = []
     for cell in test_cells(nb):
         where = f"test cell {cell.grade_id!r} (cell {cell.index})"
         if len(cell.awards) != 1:
             # the value of the cell's one award() call is its partial credit for nbgrader
             problems.append(f"{where} must call award(...) exactly once, not {len(cell.awards)} times")
             continue
-        total = 0.0
-        for a in cell.awards:
-            if a.lab != lab.id:
-                problems.append(f"{where} awards lab {a.lab!r}, not {lab.id!r}")
-                continue
-            try:
-                chosen = select(lab, a.ids)
-            except Exception as exc:
-                problems.append(f"{where}: {exc}")
-                continue
-            for _t, c in chosen:
-                if c.id in awarded:
-                    problems.append(f"check {c.id!r} is awarded twice ({awarded[c.id]} and {where})")
-                awarded[c.id] = where
-                if c.hidden and not a.hidden:
-                    problems.append(f"{where} awards hidden check {c.id!r} outside {BEGIN_HIDDEN} markers")
-                total += c.points
+        a, total = cell.awards[0], 0.0
+        if a.lab != lab.id:
+            problems.append(f"{where} awards lab {a.lab!r}, not {lab.id!r}")
+            continue
+        try:
+            chosen = select(lab, a.ids)
+        except Exception as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        for _t, c in chosen:
+            if c.id in awarded:
+                problems.append(f"check {c.id!r} is awarded twice ({awarded[c.id]} and {where})")
+            awarded[c.id] = where
+            if c.hidden and not a.hidden:
+                problems.append(f"{where} awards hidden check {c.id!r} outside {BEGIN_HIDDEN} markers")
+            total += c.points
         if round(total, 3) != round(cell.points, 3):
             problems.append(f"{where} is worth {cell.points:g} points but its checks add up to {total:g}")
-    for _t, c in lab.checks():
-        if c.id not in awarded:
-            problems.append(f"check {c.id!r} is in lab.yaml but no test cell awards it")
-    if hidden and not any(a.hidden for cell in test_cells(nb) for a in cell.awards):
-        problems.append("lab.yaml has hidden checks but the notebook has no hidden tests")
+    return problems
+
+
+def _duplicate_grade_ids(nb) -> list[str]:
+    grade_ids = [meta(c).get("grade_id") for c in nb.cells if meta(c)]
+    return [f"grade_id {gid!r} is used by more than one cell" for gid in {g for g in grade_ids if grade_ids.count(g) > 1}]
+
+
+def _cell_problems(nb) -> list[str]:
+    """Solution cells without a solution region, stored outputs."""
+    problems = []
     for i, cell in enumerate(nb.cells):
         m = meta(cell)
         if m.get("solution") and cell.cell_type == "code" and BEGIN_SOLUTION not in cell.source:
             problems.append(f"solution cell {m.get('grade_id')!r} (cell {i}) has no {BEGIN_SOLUTION} region")
         if cell.get("outputs"):
             problems.append(f"cell {i} has stored outputs")
+    return problems
+
+
+def _variant_problems(lab_dir: Path, lab: Lab, nb) -> list[str]:
+    """Each variant names real checks and real solution cells; broken ones fail something, alternatives nothing."""
+    problems = []
     ids = {c.id for _t, c in lab.checks()}
     answers = solution_cells(nb)
     for v in all_variants(lab_dir):
@@ -210,6 +210,26 @@ def validate(lab_dir: Path) -> list[str]:
     if not (lab_dir / "solution").is_dir() and not answers:
         problems.append("no solution/ folder and no solution cells")
     return problems
+
+
+def validate(lab_dir: Path) -> list[str]:
+    """Everything wrong between a lab's notebook, lab.yaml and broken variants; [] when consistent."""
+    lab_dir = Path(lab_dir)
+    problems: list[str] = []
+    lab = load(lab_dir / "lab.yaml")
+    if lab.id != lab_dir.name:
+        problems.append(f"lab.yaml id {lab.id!r} differs from the folder name {lab_dir.name!r}")
+    if not notebook_path(lab_dir).exists():
+        return problems + [f"no source notebook {notebook_path(lab_dir).name}"]
+    nb = read(lab_dir)
+    awarded: dict[str, str] = {}
+    problems += _duplicate_grade_ids(nb)
+    problems += _test_cell_problems(lab, nb, awarded)
+    problems += [f"check {c.id!r} is in lab.yaml but no test cell awards it" for _t, c in lab.checks()
+                 if c.id not in awarded]
+    if any(c.hidden for _t, c in lab.checks()) and not any(a.hidden for cell in test_cells(nb) for a in cell.awards):
+        problems.append("lab.yaml has hidden checks but the notebook has no hidden tests")
+    return problems + _cell_problems(nb) + _variant_problems(lab_dir, lab, nb)
 
 
 # --- answering the student version ---------------------------------------------------

@@ -252,10 +252,16 @@ _NAMESPACE_FLAGS = (("pidmode", "--pid"), ("ipcmode", "--ipc"), ("utsmode", "--u
 def _namespaces(hc: dict) -> Refusal | None:
     for key, flag in _NAMESPACE_FLAGS:
         if str(hc.get(key) or "").strip().lower() == "host":
+            if key == "usernsmode":  # Docker's --userns takes only "host": it switches a daemon's remapping off
+                fix = ("leave --userns out: it only turns off a daemon's --userns-remap (this one has none, so "
+                       "containers already run in the host's user namespace: lesson 11)")
+            elif key == "utsmode":  # --uts takes only "host"
+                fix = "leave --uts out, and name the container's host with --hostname"
+            else:
+                fix = (f"share another container's namespace with {flag} container:<name>"
+                       + (", or use the default bridge or a user network" if key == "networkmode" else ""))
             return Refusal(f"{flag} host", f"the container would share the host's {flag[2:]} namespace "
-                           "and see (or change) what runs on the host",
-                           f"share another container's namespace with {flag} container:<name>"
-                           + (", or use the default bridge or a user network" if key == "networkmode" else ""))
+                           "and see (or change) what runs on the host", fix)
     return None
 
 

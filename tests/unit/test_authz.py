@@ -569,3 +569,13 @@ def test_status_names_an_open_bridge_and_how_to_close_it(fake_net):
     network.set_forwarding("dy-t1", False)
     network.set_forwarding("br-0123456789ab", False)
     assert network.routing_problems("dy-t1", POOL) == []
+
+
+def test_host_user_and_uts_namespaces_are_refused_with_a_fix_docker_accepts():
+    from dockyard.authz import _namespaces
+
+    userns = _namespaces({"usernsmode": "host"})
+    assert "--userns host" in userns.what and "container:" not in userns.instead and "--userns-remap" in userns.instead
+    uts = _namespaces({"utsmode": "host"})
+    assert "container:" not in uts.instead and "--hostname" in uts.instead
+    assert "--pid container:<name>" in _namespaces({"pidmode": "host"}).instead

@@ -323,7 +323,7 @@ def final_user(ctx, path="Dockerfile", not_root=True, equals=None):
 
 @check("dockerfile.workdir_absolute", path=PATH)
 def workdir_absolute(ctx, path="Dockerfile"):
-    """Every WORKDIR is an absolute path"""
+    """Every WORKDIR is written absolute (Docker takes a relative one, resolved against the WORKDIR before it)"""
     df = load(ctx, path)
     workdirs = df.get("WORKDIR")
     if not workdirs:

@@ -61,11 +61,11 @@ CELLS = [
     sh("docker run -d --name learner-a busybox sleep 600")
     seen["ns"] = ns_ids(pid_of("learner-a"))
     seen["own_ns"] = ns_ids()
-    from grader.errors import GraderError
+    from dockyard.service_client import ServiceError
     try:
         ns_ids(1)  # the host's init: not one of this sandbox's containers
         seen["init_ns"] = "read"
-    except (GraderError, PermissionError) as exc:
+    except (ServiceError, PermissionError) as exc:
         seen["init_ns"] = str(exc)
     seen["privileged"] = sh("docker run --rm --privileged busybox true", check=False).returncode
     sh("docker rm -f learner-a")

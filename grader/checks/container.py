@@ -7,8 +7,10 @@ Configuration comes from ``docker inspect``; where the kernel has the final word
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
+import time
 from pathlib import Path
 
 from dockyard import cgroups
@@ -60,6 +62,33 @@ def _similar_names(ctx, name: str) -> list[str]:
             if have == want or (len(want) >= 3 and want in have) or (len(have) >= 3 and want.startswith(have)):
                 found.append(n)
     return sorted(set(found), key=lambda n: (len(n), n))
+
+
+SETTLE_SECONDS = 2.0  # how long a container must have been up before "running" counts
+
+
+def _started_at(ins: dict) -> float | None:
+    text = ((ins.get("State") or {}).get("StartedAt") or "")[:26].rstrip("Z")
+    try:
+        return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def settled(ctx, ins: dict, name: str) -> dict:
+    """Inspect data of a container that has been up for SETTLE_SECONDS at least.
+
+    A container that started a moment ago has not shown yet whether it stays up: a command that ends at once
+    (busybox's sh with no terminal, a typo'd program) is still "running" for a few milliseconds, and on its way
+    out its process sits in the root cgroup. So a check of one just started waits until it has been up that long,
+    then looks again; one started earlier is taken as it is."""
+    st = ins.get("State") or {}
+    started = _started_at(ins) if st.get("Running") else None
+    wait = (started + SETTLE_SECONDS - time.time()) if started is not None else 0
+    if 0 < wait <= SETTLE_SECONDS:
+        time.sleep(wait)
+        return ctx.container(name)
+    return ins
 
 
 def _cname(ins: dict, name: str) -> str:
@@ -129,7 +158,7 @@ def _oom_without_flag(ctx, ins: dict, memory: int) -> tuple[bool, str]:
                        "(or a list of acceptable codes, e.g. [0, 143] for a graceful stop)"))
 def state(ctx, name, status="running", oom_killed=None, exit_code=None):
     """The container is in the expected state."""
-    ins = _inspect(ctx, name)
+    ins = settled(ctx, _inspect(ctx, name), name)
     cname, st = _cname(ins, name), ins.get("State") or {}
     if status == "running" and (exit_code is not None or oom_killed):
         status = "exited"

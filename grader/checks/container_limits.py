@@ -8,7 +8,7 @@ from dockyard import cgroups
 from dockyard.config import human_size, parse_size
 
 from .base import Param, check, fail, ok
-from .container import CGROUP_ROOT, NAME, PROC, _cname, _inspect
+from .container import CGROUP_ROOT, NAME, PROC, _cname, _inspect, settled
 
 LIMIT_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "pids": "--pids-limit",
                "cpu_shares": "--cpu-shares", "cpuset": "--cpuset-cpus"}
@@ -80,9 +80,12 @@ def _wanted_limits(memory, cpus, pids, cpu_shares, cpuset, memory_swap) -> dict:
 
 
 def _enforced_limits(ins: dict) -> dict:
-    """What the kernel enforces on the running container ({} when it is not running)."""
+    """What the kernel enforces on the running container ({} when it is not running, or its process is on its
+    way out: an exiting process is moved to the root cgroup, whose "unlimited" is not the container's)."""
     state = ins.get("State") or {}
     text = cgroups.read_file(PROC / str(state["Pid"]) / "cgroup") if state.get("Pid") and state.get("Running") else None
+    if text and ins.get("Id") and ins["Id"] not in text:
+        text = None
     enforced = cgroup_limits(text) if text else {}
     if "cpu_weight" in enforced and "cpu_shares" not in enforced:
         enforced["cpu_shares"] = enforced["cpu_weight"]  # compared against the converted shares
@@ -124,7 +127,7 @@ def limits(ctx, name, memory=None, cpus=None, pids=None, cpu_shares=None, cpuset
     wanted = _wanted_limits(memory, cpus, pids, cpu_shares, cpuset, memory_swap)
     given = {"memory": memory, "memory_swap": memory_swap, "cpus": cpus, "pids": pids, "cpu_shares": cpu_shares,
              "cpuset": cpuset}
-    ins = _inspect(ctx, name)
+    ins = settled(ctx, _inspect(ctx, name), name)
     cname = _cname(ins, name)
     configured = _configured_limits(ins.get("HostConfig") or {})
     enforced = _enforced_limits(ins)

@@ -206,18 +206,18 @@ def test_lesson_00_runs_every_cell_without_an_error(page: Page, lab, shot):
 def test_lesson_01_namespace_widget_answers_a_click(page: Page, lab, shot):
     open_lab(page, lab, "01-namespaces.ipynb")
     wait_kernel_idle(page)
-    run_through(page, "reload.on_click(reload_choices)")  # the lesson up to its widget (later cells clean up)
+    run_through(page, 'compare_widget("ns-a", "ns-b")')  # the lesson up to its widget (later cells clean up)
     assert error_outputs(page) == []
     widget = page.locator(".jp-NotebookPanel:visible .widget-vbox", has=page.locator("button", has_text="reload list"))
     widget.scroll_into_view_if_needed()
     expect(widget).to_be_visible()
     table = widget.locator("table")
-    expect(table).to_contain_text("demo-a")
+    expect(table).to_contain_text("ns-a")
     before = table.inner_text()
     shot(page, "widget")
-    # choose "host" on the right: the table now compares demo-a with the host
+    # choose "host" on the right: the table now compares ns-a with the host
     widget.locator("select").nth(1).select_option(label="host")
-    expect(widget.locator(".widget-output")).to_contain_text("demo-a vs host", timeout=30_000)
+    expect(widget.locator(".widget-output")).to_contain_text("ns-a vs host", timeout=30_000)
     assert widget.locator("table").inner_text() != before
     shot(page, "widget-host")
     reload = widget.locator("button", has_text="reload list")

@@ -151,3 +151,38 @@ def test_a_mount_problem_names_type_source_and_mode_in_that_order(tmp_path):
     vol = {"Type": "volume", "Name": "a" * 64, "RW": False}
     assert c._mount_problem(Ctx(), vol, "volume", "notes", None, None, "-v notes:/d")[0] == "wrong_source"
     assert c._mount_problem(Ctx(), {**vol, "Name": "notes"}, "volume", "notes", None, False, "")[0] == "read_only"
+
+
+# --- a container just started: settled before "running" counts ------------------------------------
+def _state(started: float, running: bool = True) -> dict:
+    import datetime
+
+    when = datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return {"Id": "c" * 64, "State": {"Running": running, "Status": "running" if running else "exited",
+                                      "StartedAt": when + "123Z", "Pid": 4242 if running else 0}}
+
+
+def test_a_container_started_a_moment_ago_is_looked_at_again_after_it_settled(monkeypatch):
+    import time
+
+    slept = []
+    monkeypatch.setattr(c.time, "sleep", slept.append)
+
+    class Ctx:
+        def container(self, name):
+            return _state(time.time() - 5, running=False)  # by then its command has ended
+
+    now = _state(time.time() - 0.5)
+    assert c.settled(Ctx(), now, "worker")["State"]["Running"] is False
+    assert 1.0 < slept[0] <= c.SETTLE_SECONDS
+    old = _state(time.time() - 60)
+    assert c.settled(Ctx(), old, "worker") is old and len(slept) == 1  # up for long: taken as it is
+
+
+def test_an_exiting_process_in_the_root_cgroup_is_not_read_as_the_containers_limits(monkeypatch, tmp_path):
+    from grader.checks import container_limits as L
+
+    (tmp_path / "4242").mkdir()
+    (tmp_path / "4242" / "cgroup").write_text("4:cpu,cpuacct:/\n3:pids:/\n")  # what an exiting task shows
+    monkeypatch.setattr(L, "PROC", tmp_path)
+    assert L._enforced_limits(_state(0)) == {}

@@ -190,7 +190,8 @@ def _ports(ins: dict, container_port: int) -> list[tuple[str, str]]:
     key = f"{container_port}/tcp"
     running = ((ins.get("NetworkSettings") or {}).get("Ports") or {}).get(key) or []
     config = ((ins.get("HostConfig") or {}).get("PortBindings") or {}).get(key) or []
-    return [(c.get("HostIp") or "", r.get("HostPort") or "") for c, r in zip(config, running or config)]
+    # the live bindings only: a configured host port that is not bound now is nobody's to probe
+    return [(c.get("HostIp") or "", r.get("HostPort") or "") for c, r in zip(config, running)]
 
 
 def _get(port: int, path: str, budget: float = 10.0) -> tuple[int | None, str]:

@@ -6,6 +6,9 @@ MAX_FILE bytes, never handed to Compose in the grader's process, and quoted only
 
 from __future__ import annotations
 
+import os
+import stat
+
 import yaml
 
 from .base import Failed, Param, check, fail, ok
@@ -26,11 +29,21 @@ def read_file(ctx, path: str = "") -> tuple[str, dict]:
     else:
         raise Failed(fail(f"no compose file: expected {' or '.join(names)} in the hand-in", reason="missing",
                           hint="write compose.yaml next to the notebook (File → New → Text File)"))
-    if full.stat().st_size > MAX_FILE:
-        raise Failed(fail(f"{name} is {full.stat().st_size} bytes; a compose file of more than {MAX_FILE} bytes is "
-                          "not read", reason="too_large", hint="a compose file for two services is under 1 KiB"))
+    # at most MAX_FILE + 1 bytes of a regular file, opened without following a link or waiting on a FIFO
+    # (the name may have been swapped since it was looked at)
+    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise Failed(fail(f"{name} is not a regular file", reason="missing", hint="hand in compose.yaml itself"))
+        data = fh.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise Failed(fail(f"{name} is more than {MAX_FILE} bytes; a compose file that large is not read",
+                          reason="too_large", hint="a compose file for two services is under 1 KiB"))
     try:
-        doc = yaml.safe_load(full.read_text(errors="replace"))
+        doc = yaml.safe_load(data.decode(errors="replace"))
+    except RecursionError:
+        raise Failed(fail(f"{name} nests too deeply to be a compose file", reason="invalid_yaml",
+                          hint="a compose file has a few levels: services, a service, its keys")) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

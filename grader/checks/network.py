@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import re
+import secrets
 import tarfile
 from pathlib import Path
 
@@ -65,10 +66,16 @@ def probe_image(ctx) -> str:
     return found.group(0)
 
 
+# Each target once; what decides is nc's exit code and nc's own messages (its stderr, in a file of the probe's),
+# never the peer's bytes: a server that greets with "Connection refused" must not pass an isolation check. Only
+# with a GET is the peer's first line (its status line) read, 200 bytes at most. Each record starts with a token
+# the peer cannot know, and a record is one line.
 _TRY = ('for t in "$@"; do h=${t% *}; p=${t#* }; '
-        'if [ -n "$REQ" ]; then out=$(printf "$REQ" | /bin/busybox nc -w {W} "$h" "$p" 2>&1 | /bin/busybox head -n 1); '
-        'else out=$(/bin/busybox nc -w {W} "$h" "$p" </dev/null 2>&1); fi; rc=$?; '
-        'echo "@@ $h $p $rc $out"; done')
+        'if [ -n "$REQ" ]; then out=$(printf "$REQ" | /bin/busybox nc -w {W} "$h" "$p" 2>/tmp/e '
+        '| /bin/busybox head -n 1 | /bin/busybox head -c 200); rc=$?; '
+        'else /bin/busybox nc -w {W} "$h" "$p" </dev/null >/dev/null 2>/tmp/e; rc=$?; out=; fi; '
+        'k=peer; [ -z "$out" ] && { out=$(/bin/busybox head -c 200 /tmp/e); k=nc; }; '
+        'printf "@@%s %s %s %s %s %s\\n" "$TOKEN" "$h" "$p" "$rc" "$k" "$(echo "$out" | /bin/busybox tr -d "\\r\\n")"; done')
 
 
 def probe(ctx, network_mode: str, targets: list[tuple[str, int]], path: str | None = None) -> dict:
@@ -77,7 +84,8 @@ def probe(ctx, network_mode: str, targets: list[tuple[str, int]], path: str | No
     With ``path``, an HTTP GET is sent and the output is the status line.
     """
     script = _TRY.replace("{W}", str(CONNECT_TIMEOUT))
-    env = {"REQ": f"GET {path} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n"} if path else {}
+    token = secrets.token_hex(8)
+    env = {"TOKEN": token, **({"REQ": f"GET {path} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n"} if path else {})}
     cmd = ["/bin/busybox", "sh", "-c", script, "probe"] + [f"{h} {p}" for h, p in targets]
     c = None
     try:
@@ -87,7 +95,7 @@ def probe(ctx, network_mode: str, targets: list[tuple[str, int]], path: str | No
         ctx._created_containers.append(c.id)
         c.start()
         c.wait(timeout=PROBE_TIMEOUT)
-        out = c.logs().decode(errors="replace")
+        out = c.logs(tail=len(targets) + 10).decode(errors="replace")
     except DockyardError:
         raise
     except Exception as exc:
@@ -95,21 +103,31 @@ def probe(ctx, network_mode: str, targets: list[tuple[str, int]], path: str | No
     finally:
         if c is not None:
             ctx._remove_container(c.id)
-    return parse_probe(out)
+    return parse_probe(out, token)
 
 
-def parse_probe(out: str) -> dict:
-    """The probe's ``@@ host port rc output`` lines, by (host, port)."""
-    found = {}
-    for line in out.splitlines():
-        m = re.match(r"^@@ (\S+) (\d+) (\d+) ?(.*)$", line)
+def parse_probe(out: str, token: str) -> dict:
+    """The probe's ``@@<token> host port rc nc|peer output`` lines, by (host, port): (rc, output, from the peer?),
+    the first for each, lines split at newlines only."""
+    found: dict = {}
+    for line in out.split("\n"):
+        m = re.match(r"^@@" + re.escape(token) + r" (\S+) (\d+) (\d+) (nc|peer) ?(.*)$", line)
         if m:
-            found[(m.group(1), int(m.group(2)))] = (int(m.group(3)), m.group(4).strip())
+            found.setdefault((m.group(1), int(m.group(2))), (int(m.group(3)), m.group(5).strip(), m.group(4) == "peer"))
     return found
 
 
-def classify(rc: int, output: str, path: str | None = None) -> tuple[bool, str, str]:
-    """(reached, reason, in words) for one probe answer."""
+def classify(rc: int, output: str, path: str | None = None, from_peer: bool = False) -> tuple[bool, str, str]:
+    """(reached, reason, in words) for one probe answer: nc's exit code and its own messages, or with a GET the
+    peer's status line. What a peer sent is never read for nc's error words."""
+    if path is not None and from_peer and not re.match(r"HTTP/1\.[01] \d{3}", output):
+        return False, "no_answer", f"GET {path} got no HTTP answer ({output.strip()[:80]!r})"
+    if path is not None:
+        m = re.match(r"HTTP/1\.[01] (\d{3})", output)
+        if m and m.group(1).startswith("2"):
+            return True, "ok", f"GET {path} answered {output.strip()!r}"
+        if m:
+            return False, "wrong_status", f"GET {path} answered {output.strip()!r}"
     low = output.lower()
     if "bad address" in low:
         return False, "no_name", "the name does not resolve there"
@@ -120,15 +138,15 @@ def classify(rc: int, output: str, path: str | None = None) -> tuple[bool, str, 
     if "timed out" in low:
         return False, "timed_out", f"the connection timed out after {CONNECT_TIMEOUT} s (no packet came back)"
     if path is not None:
-        m = re.match(r"HTTP/1\.[01] (\d{3})", output)
-        if m and m.group(1).startswith("2"):
-            return True, "ok", f"GET {path} answered {output.strip()!r}"
-        if m:
-            return False, "wrong_status", f"GET {path} answered {output.strip()!r}"
         return False, "no_answer", f"GET {path} got no HTTP answer ({output.strip()[:80]!r})"
     if rc == 0:
         return True, "ok", "the connection was accepted"
     return False, "failed", f"nc exited with {rc}" + (f": {output[:120]!r}" if output else "")
+
+
+def _classified(answer: tuple, path: str | None) -> tuple[bool, str, str]:
+    rc, output, *peer = answer
+    return classify(rc, output, path, from_peer=bool(peer and peer[0]))
 
 
 def _network(ctx, name: str) -> dict:
@@ -186,7 +204,7 @@ def reach(ctx, host, port, name=None, network=None, path=None, reachable=True, b
         if by_ip:
             targets += [(ip, port) for ip in _addresses(target)]
     answers = probe(ctx, mode, targets, path)
-    seen = {f"{h}:{p}": classify(*answers.get((h, p), (1, "no answer from the probe")), path) for h, p in targets}
+    seen = {f"{h}:{p}": _classified(answers.get((h, p), (1, "no answer from the probe")), path) for h, p in targets}
     evidence = {"from": origin, "answers": {k: v[2] for k, v in seen.items()}}
     first_reached, first_reason, first_words = seen[f"{host}:{port}"]
     if first_reason == "timed_out" and on_default and not _is_address(host):
@@ -202,7 +220,9 @@ def reach(ctx, host, port, name=None, network=None, path=None, reachable=True, b
                                      f"the default bridge has no DNS for names",
                           "refused": f"{host} is there, but nothing listens on port {port}: is its server running, "
                                      f"on port {port}, on 0.0.0.0?"}.get(first_reason))
-    reached = [k for k, v in seen.items() if v[0]]
+    # for isolation, any bytes from the other side mean a connection: whatever they said
+    talked = {f"{h}:{p}": len(a) > 2 and bool(a[2]) for (h, p), a in answers.items()}
+    reached = [k for k, v in seen.items() if v[0] or talked.get(k)]
     if reached:
         return fail(f"{origin}, {', '.join(reached)} answers; expected no connection at all",
                     reason="reachable", **evidence,

@@ -180,3 +180,18 @@ def test_buildkit_run_failures_of_20_10_and_later_daemons(output):
     assert build.classify("[2/2] RUN make", output) == "run_failed"
     assert build.classify("[2/2] RUN make", "/bin/sh: make: not found\n" + output) == "not_installed"
     assert build.classify("[build 2/2] RUN make", output.replace(": 2", ": 127")) == "not_installed"
+
+
+def test_a_frontend_of_the_hand_ins_choosing_is_refused_before_any_build(tmp_path):
+    """# syntax= names an image BuildKit would run with the grader's session: never built, a clear BuildError."""
+    import pytest
+
+    from grader.context import Context, _syntax_directive
+
+    (tmp_path / "Dockerfile").write_text("# syntax=evil/frontend:1\nFROM busybox\n")
+    assert _syntax_directive(tmp_path / "Dockerfile") == "evil/frontend:1"
+    (tmp_path / "late").write_text("FROM busybox\n# syntax=evil/frontend:1\n")  # a comment there, not a directive
+    assert _syntax_directive(tmp_path / "late") is None
+    ctx = Context(None, submission=tmp_path, builder="buildkit")
+    with pytest.raises(BuildError, match="evil/frontend:1"):
+        ctx._build_buildkit(tmp_path, "Dockerfile", "k", "t", 10)

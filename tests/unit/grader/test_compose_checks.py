@@ -238,3 +238,11 @@ def test_a_huge_file_is_not_read(tmp_path, monkeypatch):
     monkeypatch.setattr(compose_file, "MAX_FILE", 100)
     r = run_check("compose.file", hand_in(tmp_path, "services:\n" + "  x: {image: busybox}\n" * 10), services=["x"])
     assert not r.passed and r.reason == "too_large"
+
+
+def test_a_file_nested_too_deep_or_too_large_is_refused_without_a_crash(tmp_path):
+    r = run_check("compose.file", hand_in(tmp_path, "services: " + "[" * 20000), services=["db"])
+    assert not r.passed and r.reason == "invalid_yaml" and "nests too deeply" in r.message
+    (tmp_path / "compose.yaml").write_bytes(b"services:\n" + b"#" * (300 * 1024))
+    r = run_check("compose.file", FakeContext(submission=tmp_path), services=["db"])
+    assert not r.passed and r.reason == "too_large"

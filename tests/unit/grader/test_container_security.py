@@ -25,9 +25,11 @@ def proc(tmp_path, monkeypatch):
     """A /proc whose <pid>/status files are the recorded ones."""
     status = load_data("security_status")
     for n in NAMES:
-        pid = load_data(f"security_{n}")["State"]["Pid"]
+        ins = load_data(f"security_{n}")
+        pid = ins["State"]["Pid"]
         (tmp_path / str(pid)).mkdir()
         (tmp_path / str(pid) / "status").write_text(status[n])
+        (tmp_path / str(pid) / "cgroup").write_text(f"1:pids:/dockyard-x/{ins['Id']}\n")
     monkeypatch.setattr(container, "PROC", tmp_path)
     return tmp_path
 
@@ -68,13 +70,18 @@ def test_user_with_another_uid_than_asked_fails_naming_both(proc):
     assert out.reason == "wrong_uid" and "uid 10001; expected uid 1000" in out.message
 
 
-def test_user_falls_back_to_exec_when_the_hosts_proc_is_not_readable(tmp_path, monkeypatch):
+def test_user_never_trusts_a_cat_inside_the_container_when_the_hosts_proc_is_not_readable(tmp_path, monkeypatch):
     monkeypatch.setattr(container, "PROC", tmp_path / "nothing")
     status = load_data("security_status")["hard"]
     ctx = FakeContext(containers={"hard": load_data("security_hard")}, exec_results={"cat /proc/1/status": (0, status)})
     out = run_check("container.user", ctx, name="hard")
-    assert out.passed and "inside the container" in out.message
-    assert ctx.calls_to("exec")[0][1]["user"] == "0"
+    assert not out.passed and out.reason == "unreadable" and not ctx.calls_to("exec")
+
+
+def test_a_pid_that_is_no_longer_the_containers_is_not_read(proc):
+    ins = load_data("security_hard")
+    (proc / str(ins["State"]["Pid"]) / "cgroup").write_text("1:pids:/\n")  # exited, or another process now
+    assert run("hard", "container.user").reason == "unreadable"
 
 
 def test_user_of_a_stopped_container_fails_as_not_running(proc):

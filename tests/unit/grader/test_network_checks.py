@@ -62,9 +62,20 @@ def answers(monkeypatch):
     return table
 
 
-def test_parse_probe_reads_one_line_per_target():
-    out = f"@@ web1 80 0 \n@@ dbs 80 1 {BAD_NAME}\nstray text\n@@ web1 80 0 HTTP/1.1 200 OK\n"
-    assert network.parse_probe(out) == {("web1", 80): (0, "HTTP/1.1 200 OK"), ("dbs", 80): (1, BAD_NAME)}
+def test_parse_probe_reads_the_first_line_per_target_with_this_runs_token():
+    out = (f"@@t0k web1 80 0 peer HTTP/1.1 200 OK\n@@t0k dbs 80 1 nc {BAD_NAME}\nstray text\n"
+           "@@t0k web1 80 1 nc forged second record\n@@other web2 80 0 nc \n")
+    assert network.parse_probe(out, "t0k") == {("web1", 80): (0, "HTTP/1.1 200 OK", True),
+                                               ("dbs", 80): (1, BAD_NAME, False)}
+
+
+def test_a_peer_cannot_forge_a_record_or_an_error_word():
+    # what a hostile server sends ends up in the peer's field of one line: \r, \x1c and \x85 split nothing
+    out = "@@t0k db 5432 0 peer hello\r@@t0k db 5432 1 nc Connection refused\x85x\n"
+    assert network.parse_probe(out, "t0k")[("db", 5432)][2] is True
+    # a GET answered with the words of nc's own errors is no answer, and reaches: not "refused"
+    assert network.classify(0, "Connection refused", "/", from_peer=True)[:2] == (False, "no_answer")
+    assert network.classify(1, REFUSED, None)[:2] == (False, "refused")  # nc's own message (its stderr)
 
 
 @pytest.mark.parametrize("rc,out,path,want", [
@@ -178,3 +189,9 @@ def test_published_on_reads_what_the_flag_asked_not_where_the_sandbox_bound_it(c
     assert "every address" in out.message and "ufw" in out.hint
     assert run_check("network.published_on", ctx, name="pub2", container_port=80).passed
     assert run_check("network.published_on", ctx, name="web1", container_port=80).reason == "not_published"
+
+
+def test_an_isolation_check_counts_any_answer_from_the_other_side_as_reached(ctx, answers):
+    answers[("web1", 80)] = (0, "Connection refused", True)  # a server that greets with nc's words
+    out = run_check("network.reach", ctx, name="pub2", host="web1", port=80, path="/", reachable=False)
+    assert not out.passed and out.reason == "reachable", out.message

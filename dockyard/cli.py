@@ -207,7 +207,7 @@ def list_cmd():
         click.echo("no sandboxes yet: start one with dockyard up")
     for box in boxes:
         st = box.state
-        click.echo(f"{box.name:14} {'running' if box.running() else 'stopped':8} {st.get('subnet', '-'):16} "
+        click.echo(f"{box.name:14} {'running' if box.running() else 'stopped':8} {st.subnet or '-':16} "
                    f"{box.docker_host}")
 
 

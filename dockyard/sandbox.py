@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from .registry import HUB, Registry
 from .dataroot import clone, seed_registry
 from .seal import Seal
 from .seed import RECIPES, SeedStore, seed_with_bar
+from .state import SandboxState
 
 Progress = Callable[[str], None]
 SOCKET_PATH_MAX = 100
@@ -97,19 +97,13 @@ class Sandbox:
         return self.cfg.docker_host
 
     @property
-    def state(self) -> dict:
-        try:
-            return json.loads(self.cfg.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
+    def state(self) -> SandboxState:
+        """What the state file says now (read afresh: another command may have changed it)."""
+        return SandboxState.load(self.cfg.state_file)
 
-    def _save_state(self, **changes) -> dict:
-        st = self.state
-        st.update(changes)
-        self.cfg.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.cfg.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(st, indent=2, default=str))
-        tmp.replace(self.cfg.state_file)
+    def _save_state(self, **changes) -> SandboxState:
+        st = self.state.replace(**changes)
+        st.save(self.cfg.state_file)
         return st
 
     @property
@@ -138,7 +132,7 @@ class Sandbox:
     @property
     def registry(self) -> Registry:
         """This sandbox's own registry, where learners push."""
-        return Registry(self.cfg.dir / "registry", int(self.state.get("registry_port") or 0))
+        return Registry(self.cfg.dir / "registry", int(self.state.registry_port or 0))
 
     @property
     def seed_store(self) -> SeedStore:
@@ -153,7 +147,7 @@ class Sandbox:
         return cgroups.SandboxCgroup(self.cfg.cgroup_name, cgroups.detect())
 
     def daemon_pid(self) -> int | None:
-        pid = procs.read_pidfile(self.cfg.pidfile) or self.state.get("pid")
+        pid = procs.read_pidfile(self.cfg.pidfile) or self.state.pid
         return pid if procs.alive(pid, str(self.cfg.socket)) else None
 
     def running(self) -> bool:
@@ -169,8 +163,8 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         st = self.state
         out = {"DOCKER_HOST": self.docker_host, "DOCKYARD_SANDBOX": self.name}
-        if st.get("registry_port"):
-            out["DOCKYARD_REGISTRY"] = f"127.0.0.1:{st['registry_port']}"
+        if st.registry_port:
+            out["DOCKYARD_REGISTRY"] = f"127.0.0.1:{st.registry_port}"
         return out
 
     def _lock(self):
@@ -205,7 +199,7 @@ class Sandbox:
                 self._stop_daemon(pid)
                 pid = None
             if pid is None:
-                if st.get("running"):
+                if st.running:
                     progress(f"sandbox {self.name!r} was not shut down cleanly; recovering")
                 self._recover_stale()
                 plugin = self.seal.start() if self.cfg.sealed else None  # starts while the bridge is made
@@ -224,7 +218,7 @@ class Sandbox:
             if seed:
                 self._seed(reseed, progress)
             self._save_state(up_seconds=round(time.monotonic() - t0, 3))
-        return self.state
+        return self.state.to_dict()
 
     def _wait_ping(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -249,10 +243,9 @@ class Sandbox:
         """Workspace folders: those of earlier `up --workspace` calls since the last down, plus this config's."""
         st = self.state
         self.scratch.mkdir(parents=True, exist_ok=True)
-        workspace = list(dict.fromkeys(list(st.get("workspace") or []) + list(self.cfg.workspace)
-                                       + [str(self.scratch)]))
+        workspace = list(dict.fromkeys(list(st.workspace) + list(self.cfg.workspace) + [str(self.scratch)]))
         self._save_state(workspace=workspace)
-        self.seal.write_policy(workspace, st.get("address_pool") or self.cfg.address_pool)
+        self.seal.write_policy(workspace, st.address_pool or self.cfg.address_pool)
 
     def _recover_stale(self) -> None:
         """After a crash: stale pidfile, socket, containerd and mounts from the last run."""
@@ -274,8 +267,8 @@ class Sandbox:
         cfg, st = self.cfg, self.state
         cfg.dir.mkdir(parents=True, exist_ok=True)
         # bridge: reuse ours, refuse anybody else's
-        if st.get("bridge") == cfg.bridge and network.link_exists(cfg.bridge):
-            subnet = st["subnet"]
+        if st.bridge == cfg.bridge and network.link_exists(cfg.bridge):
+            subnet = st.subnet
             network.set_forwarding(cfg.bridge, False)
         else:
             # machine-wide: two sandboxes coming up at once (class grading) must not both pick the free subnet
@@ -293,7 +286,7 @@ class Sandbox:
             mounts.mount_disk(cfg.dir / "disk.img", cfg.disk, cfg.data_root)
             self._save_state(disk=cfg.disk)
         cfg.data_root.mkdir(parents=True, exist_ok=True)
-        driver = cfg.storage_driver or st.get("storage_driver")
+        driver = cfg.storage_driver or st.storage_driver
         if driver is None:
             driver = "overlay2" if mounts.overlay_works(cfg.data_root) else "vfs"
             if driver == "vfs":
@@ -324,10 +317,10 @@ class Sandbox:
     def _start_daemon(self) -> int:
         cfg, st = self.cfg, self.state
         cfg.exec_root.mkdir(parents=True, exist_ok=True)
-        cmd = daemon.dockerd_command(cfg, dockerd=procs.which("dockerd"), storage_driver=st["storage_driver"],
-                                     mirror=st["mirror"], cgroup_parent=self.cgroup.parent_arg
+        cmd = daemon.dockerd_command(cfg, dockerd=procs.which("dockerd"), storage_driver=st.storage_driver,
+                                     mirror=st.mirror, cgroup_parent=self.cgroup.parent_arg
                                      if self.cgroup.hierarchy.version else None,
-                                     address_pool=st.get("address_pool") or network.address_pool_for(st["subnet"]))
+                                     address_pool=st.address_pool or network.address_pool_for(st.subnet))
         cmd = daemon.with_forwarding_view(cfg, cmd)
         with open(cfg.log, "ab") as log:
             log.write(f"\n--- dockyard up {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
@@ -367,7 +360,7 @@ class Sandbox:
         with self._lock():
             cfg, st = self.cfg, self.state
             pid = self.daemon_pid()
-            bridges = [cfg.bridge] + list(st.get("network_bridges", []))
+            bridges = [cfg.bridge] + list(st.network_bridges)
             if pid:
                 self._seal_up(progress)  # listing networks and killing containers go through the plugin
                 bridges += self._user_network_bridges()
@@ -376,9 +369,9 @@ class Sandbox:
                 self._stop_daemon(pid)
                 report["stopped"].append(f"dockerd {pid}")
             self._recover_stale()
-            if st.get("address_pool"):
+            if st.address_pool:
                 # also after a crash, when dockerd can no longer list its networks
-                bridges += network.bridges_in(st["address_pool"])
+                bridges += network.bridges_in(st.address_pool)
             if self.registry.stop():
                 report["stopped"].append("registry")
             for br in dict.fromkeys(bridges):
@@ -460,11 +453,11 @@ class Sandbox:
                        "answering": bool(seal_pid) and seal.answering(), "log": str(cfg.authz_log),
                        "workspace": seal.policy().get("workspace", [])}
         if cfg.sealed and pid and not out["seal"]["answering"]:
-            out["problems"].append(f"the seal (authorization plugin {cfg.authz_plugin}, pid {st.get('authz_pid')}) "
+            out["problems"].append(f"the seal (authorization plugin {cfg.authz_plugin}, pid {st.authz_pid}) "
                                    "is not running: dockerd refuses every request until it is back. "
                                    f"Run: dockyard up --name {self.name}   (restarts it; containers keep running)")
-        if st.get("running") and not pid:
-            out["problems"].append(f"dockerd (pid {st.get('pid')}) is gone: it crashed or was killed. "
+        if st.running and not pid:
+            out["problems"].append(f"dockerd (pid {st.pid}) is gone: it crashed or was killed. "
                                    f"Run: dockyard up --name {self.name}   (recovers the sandbox)")
         elif pid and not answering and not (cfg.sealed and out["seal"]["pid"] is None):
             out["problems"].append(f"dockerd (pid {pid}) runs but does not answer on {cfg.socket}")
@@ -472,14 +465,14 @@ class Sandbox:
         out["registry"] = {"url": reg.url if reg.port else None, "running": bool(reg.port) and reg.running()}
         out["mirror"] = {"url": seed.url, "running": seed.running(),
                          "images": sorted(self.seed_store.index()) if not cfg.online else "pull-through cache"}
-        out["bridge"] = {"name": st.get("bridge"), "subnet": st.get("subnet"),
-                         "exists": bool(st.get("bridge")) and network.link_exists(st["bridge"]),
-                         "forwarding": network.forwarding(st["bridge"]) if st.get("bridge") else None}
-        out["problems"] += network.routing_problems(st.get("bridge"), st.get("address_pool"))
+        out["bridge"] = {"name": st.bridge, "subnet": st.subnet,
+                         "exists": bool(st.bridge) and network.link_exists(st.bridge),
+                         "forwarding": network.forwarding(st.bridge) if st.bridge else None}
+        out["problems"] += network.routing_problems(st.bridge, st.address_pool)
         cg = self.cgroup
         out["cgroup"] = {"hierarchy": cg.hierarchy.label, "path": cg.parent_arg, "limits": cg.limits(),
                          "usage": cg.usage()}
-        out["storage_driver"] = st.get("storage_driver")
+        out["storage_driver"] = st.storage_driver
         pids = [p for p in [pid, reg.pid(), seal_pid] if p] + (procs.children(seal_pid) if seal_pid else [])
         if pid:
             pids += procs.descendants(pid)
@@ -499,7 +492,7 @@ class Sandbox:
                                "volumes": sum((v.get("UsageData") or {}).get("Size", 0) or 0 for v in df.get("Volumes") or [])}
             except OSError:
                 out["disk"] = {}
-            if st.get("disk"):
+            if st.disk:
                 out["disk"].update(mounts.disk_usage(cfg.data_root))
         return out
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from . import buildkit, cgroups, daemon, mounts, network, procs
+from . import status as status_of
 from .config import LABEL, SandboxConfig, home as default_home
 from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
 from .locks import file_lock
@@ -439,61 +440,29 @@ class Sandbox:
 
     # --- status -------------------------------------------------------------------
     def status(self) -> dict:
+        """Daemon, seal, registries, bridge, cgroup, memory and, when the daemon answers, what it holds: the dict
+        ``dockyard status --json`` prints (its key order too), with a sentence per problem saying what to run."""
         cfg, st = self.cfg, self.state
         pid = self.daemon_pid()
         answering = bool(pid) and daemon.ping(cfg.socket)
+        seal, reg = status_of.seal(cfg, self.seal), self.registry
+        mirror = self.hub_cache if cfg.online else self.seed_store.registry
         out: dict = {
             "name": self.name, "backend": self.backend, "docker_host": self.docker_host,
             "daemon": {"pid": pid, "answering": answering, "log": str(cfg.log)},
-            "problems": [],
+            "problems": (status_of.problems(cfg, st, pid, answering, seal)
+                         + network.routing_problems(st.bridge, st.address_pool)),
+            "seal": seal,
+            "registry": status_of.registry(reg),
+            "mirror": status_of.mirror(mirror, self.seed_store, cfg.online),
+            "bridge": status_of.bridge(st),
+            "cgroup": status_of.cgroup(self.cgroup),
+            "storage_driver": st.storage_driver,
+            "memory": status_of.memory(status_of.sandbox_pids(pid, reg.pid(), seal["pid"])),
         }
-        seal = self.seal
-        seal_pid = seal.pid() if cfg.sealed else None
-        out["seal"] = {"sealed": cfg.sealed, "plugin": cfg.authz_plugin, "pid": seal_pid,
-                       "answering": bool(seal_pid) and seal.answering(), "log": str(cfg.authz_log),
-                       "workspace": seal.policy().get("workspace", [])}
-        if cfg.sealed and pid and not out["seal"]["answering"]:
-            out["problems"].append(f"the seal (authorization plugin {cfg.authz_plugin}, pid {st.authz_pid}) "
-                                   "is not running: dockerd refuses every request until it is back. "
-                                   f"Run: dockyard up --name {self.name}   (restarts it; containers keep running)")
-        if st.running and not pid:
-            out["problems"].append(f"dockerd (pid {st.pid}) is gone: it crashed or was killed. "
-                                   f"Run: dockyard up --name {self.name}   (recovers the sandbox)")
-        elif pid and not answering and not (cfg.sealed and out["seal"]["pid"] is None):
-            out["problems"].append(f"dockerd (pid {pid}) runs but does not answer on {cfg.socket}")
-        reg, seed = self.registry, (self.hub_cache if cfg.online else self.seed_store.registry)
-        out["registry"] = {"url": reg.url if reg.port else None, "running": bool(reg.port) and reg.running()}
-        out["mirror"] = {"url": seed.url, "running": seed.running(),
-                         "images": sorted(self.seed_store.index()) if not cfg.online else "pull-through cache"}
-        out["bridge"] = {"name": st.bridge, "subnet": st.subnet,
-                         "exists": bool(st.bridge) and network.link_exists(st.bridge),
-                         "forwarding": network.forwarding(st.bridge) if st.bridge else None}
-        out["problems"] += network.routing_problems(st.bridge, st.address_pool)
-        cg = self.cgroup
-        out["cgroup"] = {"hierarchy": cg.hierarchy.label, "path": cg.parent_arg, "limits": cg.limits(),
-                         "usage": cg.usage()}
-        out["storage_driver"] = st.storage_driver
-        pids = [p for p in [pid, reg.pid(), seal_pid] if p] + (procs.children(seal_pid) if seal_pid else [])
-        if pid:
-            pids += procs.descendants(pid)
-        out["memory"] = {"sandbox_processes": sum(procs.rss(p) for p in pids), "processes": len(pids)}
         if answering:
-            _s, info = daemon.api_get(cfg.socket, "/info")
-            _s, version = daemon.api_get(cfg.socket, "/version")
-            components = {c.get("Name"): c.get("Version") for c in version.get("Components") or []}
-            out["daemon"].update(version=version.get("Version"), api=version.get("ApiVersion"),
-                                 containerd=components.get("containerd"), runc=components.get("runc"))
-            out["containers"] = {"total": info.get("Containers"), "running": info.get("ContainersRunning")}
-            out["images"] = info.get("Images")
-            try:
-                _s, df = daemon.api_get(cfg.socket, "/system/df", timeout=10)
-                out["disk"] = {"images": df.get("LayersSize", 0),
-                               "containers": sum(c.get("SizeRw") or 0 for c in df.get("Containers") or []),
-                               "volumes": sum((v.get("UsageData") or {}).get("Size", 0) or 0 for v in df.get("Volumes") or [])}
-            except OSError:
-                out["disk"] = {}
-            if st.disk:
-                out["disk"].update(mounts.disk_usage(cfg.data_root))
+            out["daemon"].update(status_of.daemon_version(cfg.socket))
+            out.update(status_of.daemon_contents(cfg.socket), disk=status_of.disk(cfg.socket, st, cfg.data_root))
         return out
 
 

@@ -79,20 +79,33 @@ def docker_client(docker_host: str, name: str):
         raise translate_docker_error(exc, f"connecting to sandbox {name!r}") from exc
 
 
-class Sandbox:
+class _Handle:
+    """What both backends do alike: their name is their config's, their docker-py client is made on first use."""
+
+    cfg: SandboxConfig
+    _client = None  # until the first use of .client (and again after the daemon stops)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def client(self):
+        """A docker-py client for this daemon (API version negotiated)."""
+        if self._client is None:
+            self._client = docker_client(self.docker_host, self.name)
+        return self._client
+
+
+class Sandbox(_Handle):
     """A private dockerd with its own socket, data-root, bridge, cgroup parent and registry."""
 
     backend = "private"
 
     def __init__(self, config: SandboxConfig | None = None, **overrides):
         self.cfg = config or SandboxConfig.from_env(**overrides)
-        self._client = None
 
     # --- small accessors ---------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.cfg.name
-
     @property
     def docker_host(self) -> str:
         return self.cfg.docker_host
@@ -153,13 +166,6 @@ class Sandbox:
 
     def running(self) -> bool:
         return self.daemon_pid() is not None and daemon.ping(self.cfg.socket)
-
-    @property
-    def client(self):
-        """A docker-py client for this sandbox (API version negotiated)."""
-        if self._client is None:
-            self._client = docker_client(self.docker_host, self.name)
-        return self._client
 
     def env(self) -> dict[str, str]:
         st = self.state
@@ -466,7 +472,7 @@ class Sandbox:
         return out
 
 
-class ExistingSandbox:
+class ExistingSandbox(_Handle):
     """A daemon somebody else runs (Docker Desktop, a system dockerd), given by DOCKER_HOST: a :class:`Backend`.
 
     Dockyard starts nothing here and has no seal, registry, cgroup or scratch folder of its own for it;
@@ -483,21 +489,10 @@ class ExistingSandbox:
             raise ConfigError("the 'existing' backend needs DOCKER_HOST",
                               "export DOCKER_HOST=unix:///var/run/docker.sock (or your daemon's address)")
         self._host = host
-        self._client = None
-
-    @property
-    def name(self) -> str:
-        return self.cfg.name
 
     @property
     def docker_host(self) -> str:
         return self._host
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = docker_client(self._host, self.name)
-        return self._client
 
     def running(self) -> bool:
         try:

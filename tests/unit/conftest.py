@@ -140,10 +140,24 @@ DOCKER_INFO = {"Containers": 3, "ContainersRunning": 1, "Images": 4}
 
 
 @pytest.fixture
-def docker_api():
-    """``docker_api(sock_path, extra_routes)`` serves /_ping, /version and /info on a unix socket."""
+def serving():
+    """``serving(server)``: the server answers on a thread of its own until the test ends, then is closed."""
     servers = []
 
+    def serve(srv):
+        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(srv)
+        return srv
+
+    yield serve
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def docker_api(serving):
+    """``docker_api(sock_path, extra_routes)`` serves /_ping, /version and /info on a unix socket."""
     def start(sock: Path, extra: dict | None = None) -> Path:
         routes = {
             "/_ping": ("text/plain; charset=utf-8", b"OK"),
@@ -154,15 +168,10 @@ def docker_api():
             routes[path] = ("application/json", json.dumps(value).encode())
         handler = type("Handler", (_Handler,), {"routes": routes})
         sock.parent.mkdir(parents=True, exist_ok=True)
-        srv = _UnixHTTPServer(str(sock), handler)
-        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(srv)
+        serving(_UnixHTTPServer(str(sock), handler))
         return sock
 
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+    return start
 
 
 # --- a fake distribution (v2) registry on 127.0.0.1 --------------------------------------
@@ -240,20 +249,9 @@ class _RegistryHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake_registries():
+def fake_registries(serving):
     """start(**kw): a FakeRegistry(**kw) serving until the test ends."""
-    servers = []
-
-    def start(**kw) -> FakeRegistry:
-        srv = FakeRegistry(**kw)
-        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+    return lambda **kw: serving(FakeRegistry(**kw))
 
 
 @pytest.fixture

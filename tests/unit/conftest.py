@@ -206,6 +206,10 @@ class FakeRegistry(http.server.ThreadingHTTPServer):
         """The bytes it answers ``obj`` with (a digest is the sha256 of these)."""
         return json.dumps(obj, separators=(",", ":")).encode()
 
+    def config_blob(self) -> bytes:
+        """The image config's bytes as served: one byte more than its digest says when ``tamper``."""
+        return self.body(self.image_config) + (b" " if self.tamper else b"")
+
     @property
     def port(self) -> int:
         return self.server_address[1]
@@ -229,7 +233,7 @@ class _RegistryHandler(http.server.BaseHTTPRequestHandler):
             return self._json(s.manifest, {"Docker-Content-Digest": s.manifest_digest}, ctype=s.manifest["mediaType"])
         m = re.fullmatch(r"/v2/(.+)/blobs/(sha256:\w+)", self.path)
         if m and m.group(1) in s.repos and m.group(2) == s.manifest["config"]["digest"]:
-            return self._send(s.body(s.image_config) + (b" " if s.tamper else b""), "application/octet-stream")
+            return self._send(s.config_blob(), "application/octet-stream")
         self._json({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known"}]}, status=404)
 
     def _json(self, obj, headers=None, ctype="application/json", status=200):

@@ -4,7 +4,9 @@ They are what the outline teaches, faults and all: the grader must name each fau
 08's too, so it lives with the lesson's helpers.
 """
 
-from dockyard.notebook.capstone import OUTLINE_API  # noqa: F401 (imported by the tests from here)
+from dockyard.notebook.capstone import OUTLINE_API
+
+__all__ = ["OUTLINE_API", "OUTLINE_NODE", "OUTLINE_VENV"]
 
 OUTLINE_NODE = """\
 FROM node:current-slim

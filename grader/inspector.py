@@ -29,7 +29,6 @@ class OutsideSubmission(DockyardError):
 class InspectorAPI(Protocol):
     """The read-only half of what a check sees (:class:`Inspector` is the real one)."""
 
-    client: Any  # docker-py, for what no method here covers
     submission: Path | None
     inspected: dict  # what was inspected, for the teacher's evidence file
 

@@ -141,3 +141,19 @@ def test_a_flood_from_a_command_or_a_log_is_cut_at_the_cap_not_read_to_the_end(c
     assert out.count("x") == EXEC_OUTPUT_CAP < FLOOD
     log = ctx.logs("web")
     assert log.count("x") == LOG_CAP < FLOOD and log.endswith("[output cut at 1024 KiB]")
+
+
+def test_checks_take_what_they_need_from_the_context_never_its_client_or_privates():
+    """Every Docker call of a check goes through the context's methods (one translation of errors, one record of
+    what it made): no check module reaches for ctx.client, a private member, or the sandbox behind it."""
+    import re
+    from pathlib import Path
+
+    import grader.checks
+
+    found = []
+    for f in sorted(Path(grader.checks.__file__).parent.glob("*.py")):
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if re.search(r"\bctx\.(client|sandbox|_\w+)", line):
+                found.append(f"{f.name}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)

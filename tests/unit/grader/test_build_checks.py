@@ -194,4 +194,4 @@ def test_a_frontend_of_the_hand_ins_choosing_is_refused_before_any_build(tmp_pat
     assert _syntax_directive(tmp_path / "late") is None
     ctx = Context(None, submission=tmp_path, builder="buildkit")
     with pytest.raises(BuildError, match="evil/frontend:1"):
-        ctx._build_buildkit(tmp_path, "Dockerfile", "k", "t", 10)
+        ctx.workbench._build_buildkit(tmp_path, "Dockerfile", "k", "t", 10)

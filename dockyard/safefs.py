@@ -35,14 +35,15 @@ CHANGED = (errno.ELOOP, errno.ENOTDIR, errno.ENOENT)  # a link or a file now, or
 class TreeTooLarge(DockyardError):
     """A tree over one of copy_tree's caps (bytes, files or depth)."""
 
-    def __init__(self, cap: str, reached: int, limit: int, src: Path):
-        what = {"bytes": f"more than {_size(limit)} of files (stopped at {_size(reached)})",
-                "files": f"more than {limit} files, folders and links (stopped at {reached})",
-                "depth": f"folders nested more than {limit} deep (stopped at {reached})"}[cap]
-        shown = {"bytes": _size(limit)}.get(cap, str(limit))
-        super().__init__(f"{src} has {what}; nothing of it was graded",
+    def __init__(self, cap: str, reached: int, limit: int, src: Path, where: str):
+        where = where if len(where) <= 120 else "…" + where[-119:]
+        what = {"bytes": f"more than {_size(limit)} of files ({reached:,} bytes read, the last of {where})",
+                "files": f"more than {limit:,} files, folders and links ({reached:,} counted, the last {where})",
+                "depth": f"folders nested more than {limit} deep ({reached} at {where})"}[cap]
+        shown = _size(limit) if cap == "bytes" else f"{limit:,}"
+        super().__init__(f"{src} holds {what}; nothing of it was graded",
                          f"remove build outputs / node_modules / large data from the hand-in; the cap is {shown}",
-                         context={"cap": cap, "reached": reached, "limit": limit})
+                         context={"cap": cap, "reached": reached, "limit": limit, "where": where})
 
 
 class FileTooLarge(DockyardError):
@@ -74,17 +75,19 @@ def copy_tree(src: Path, dst: Path, *, max_bytes: int, max_files: int, max_depth
     left out and listed. Over a cap: :class:`TreeTooLarge`, and a ``dst`` this call made is removed."""
     made = not os.path.lexists(dst)
     job = _Copy(Path(src), max_bytes=max_bytes, max_files=max_files, max_depth=max_depth)
+    sfd = _open_part(src, None, str(src), DIR_FLAGS)  # a link given as the tree: OutsideTree
     try:
-        with _opened_dir(src, None) as sfd:
-            os.makedirs(dst, mode=0o700, exist_ok=True)
-            with _opened_dir(dst, None) as dfd:
-                job.folder(sfd, dfd, "", 0)
-                _copy_mode(os.fstat(sfd), dfd)
+        os.makedirs(dst, mode=0o700, exist_ok=True)
+        with _opened_dir(dst, None) as dfd:
+            job.folder(sfd, dfd, "", 0)
+            _copy_mode(os.fstat(sfd), dfd)
         job.drop_links_out(Path(dst))
     except BaseException:
         if made:
             shutil.rmtree(dst, ignore_errors=True)
         raise
+    finally:
+        os.close(sfd)
     return CopyReport(files=job.entries, bytes=job.bytes, skipped=tuple(job.skipped))
 
 
@@ -109,20 +112,23 @@ class _Copy:
 
     def folder(self, sfd: int, dfd: int, rel: str, depth: int) -> None:
         with os.scandir(sfd) as entries:
-            for entry in entries:
-                self._count()
-                self.entry(sfd, dfd, entry.name, posixpath.join(rel, entry.name), depth)
+            for entry in entries:  # counted as listed: a million names are never all read in
+                inner = posixpath.join(rel, entry.name)
+                self._count(inner)
+                self.entry(sfd, dfd, entry.name, inner, depth)
 
-    def _count(self) -> None:
+    def _count(self, rel: str) -> None:
         self.entries += 1
         if self.entries > self.max_files:
-            raise TreeTooLarge("files", self.entries, self.max_files, self.src)
+            raise TreeTooLarge("files", self.entries, self.max_files, self.src, rel)
 
     def entry(self, sfd: int, dfd: int, name: str, rel: str, depth: int) -> None:
         try:
             mode = os.stat(name, dir_fd=sfd, follow_symlinks=False).st_mode
         except FileNotFoundError:
             return self.skipped.append((rel, "removed while it was copied"))
+        except PermissionError:  # a folder that can be listed but not entered
+            return self.skipped.append((rel, "not readable"))
         if stat.S_ISLNK(mode):
             return self.link(sfd, dfd, name, rel)
         if stat.S_ISDIR(mode):
@@ -144,7 +150,7 @@ class _Copy:
 
     def subfolder(self, sfd: int, dfd: int, name: str, rel: str, depth: int) -> None:
         if depth > self.max_depth:
-            raise TreeTooLarge("depth", depth, self.max_depth, self.src)
+            raise TreeTooLarge("depth", depth, self.max_depth, self.src, rel)
         try:
             source = _opened_dir(name, sfd)
         except OSError as exc:
@@ -166,18 +172,18 @@ class _Copy:
                 return self.skipped.append((rel, "not a regular file (a FIFO, device or socket)"))
             out = _fresh_file(dfd, name)
             try:
-                self._pour(fd, out)
+                self._pour(fd, out, rel)
                 _copy_mode(st, out)
             finally:
                 os.close(out)
         finally:
             os.close(fd)
 
-    def _pour(self, fd: int, out: int) -> None:
+    def _pour(self, fd: int, out: int, rel: str) -> None:
         while chunk := os.read(fd, min(CHUNK, self.max_bytes - self.bytes + 1)):
             self.bytes += len(chunk)
             if self.bytes > self.max_bytes:
-                raise TreeTooLarge("bytes", self.bytes, self.max_bytes, self.src)
+                raise TreeTooLarge("bytes", self.bytes, self.max_bytes, self.src, rel)
             _write_all(out, chunk)
 
     def _skip_changed(self, rel: str, exc: OSError) -> None:

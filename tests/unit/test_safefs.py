@@ -28,6 +28,12 @@ def snapshot(root: Path) -> dict:
     return out
 
 
+def plant(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
 @pytest.fixture
 def honest(tmp_path) -> Path:
     src = tmp_path / "hand-in"
@@ -99,6 +105,7 @@ def test_each_cap_stops_the_copy_and_leaves_nothing(honest, tmp_path, cap, value
     assert isinstance(caught.value, DockyardError)
     assert caught.value.context["cap"] == cap.removeprefix("max_")
     assert caught.value.context["reached"] > value
+    assert caught.value.problem.startswith(f"{honest} holds ") and "nothing of it was graded" in caught.value.problem
     assert caught.value.fix == f"remove build outputs / node_modules / large data from the hand-in; the cap is {figure}"
     assert not os.path.lexists(dst)
 
@@ -111,7 +118,7 @@ def test_a_tree_exactly_at_the_caps_is_copied(honest, tmp_path):
 
 def test_a_link_given_as_the_tree_is_refused(honest, tmp_path):
     os.symlink(honest, tmp_path / "link")
-    with pytest.raises(OSError):
+    with pytest.raises(OutsideTree):
         copy_tree(tmp_path / "link", tmp_path / "copy", **CAPS)
     assert not os.path.lexists(tmp_path / "copy")
 
@@ -132,15 +139,10 @@ def swap_until(stop: threading.Event, folder: Path, secret: Path) -> None:
 
 
 def test_a_tree_changed_under_the_copy_never_lets_a_link_be_followed(tmp_path):
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    (secret / "shadow").write_text("SECRET root:$6$hash")
-    src = tmp_path / "hand-in"
-    (src / "sub").mkdir(parents=True)
-    (src / "sub" / "shadow").write_text("honest")
-    (src / "notes.txt").write_text("honest")
-    for i in range(30):  # more to list, a wider window between listing and opening
-        (src / f"f{i:02}").write_text("x" * 100)
+    secret, src = tmp_path / "secret", tmp_path / "hand-in"
+    plant(secret, {"shadow": "SECRET root:$6$hash"})
+    # more to list, a wider window between listing and opening
+    plant(src, {"sub/shadow": "honest", "notes.txt": "honest", **{f"f{i:02}": "x" * 100 for i in range(30)}})
     stop = threading.Event()
     swapper = threading.Thread(target=swap_until, args=(stop, src, secret))
     swapper.start()

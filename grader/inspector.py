@@ -20,6 +20,8 @@ from dockyard.errors import DockyardError, docker_errors
 EXEC_OUTPUT_CAP = 1 << 20  # bytes of a command's output kept: a check reads a line or two, a flood is cut
 LOG_CAP = 1 << 20  # bytes of a container's log kept
 READ_CAP = 1 << 20  # bytes of a hand-in's file read unless a check says otherwise
+# what a hand-in (and a lab's starter base) may hold when the grader copies it; past a cap the grading fails with it
+HAND_IN_CAPS = {"max_bytes": 200 << 20, "max_files": 20_000, "max_depth": 40}
 
 
 class OutsideSubmission(DockyardError):

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Callable
 
 from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound
-from dockyard.safefs import MiB, copy_tree
+from dockyard.safefs import copy_tree
 
 from .checks import base
 from .context import Context, OutsideSubmission
+from .inspector import HAND_IN_CAPS
 from .result import ERROR, FAILED, PASSED, CheckResult, Report
 from .spec import CheckSpec, Lab, load
 
@@ -27,8 +28,6 @@ MISSING_HINTS = {
     ContainerNotFound: "start it with docker run --name NAME ..., then check again (docker ps -a lists what exists)",
 }
 
-# what a hand-in (and the starter base) may hold; past it, TreeTooLarge fails the grading with its cap
-SUBMISSION_CAPS = {"max_bytes": 200 * MiB, "max_files": 20_000, "max_depth": 40}
 
 
 def run_check(ctx: Context, spec: CheckSpec, task: str | None = None) -> CheckResult:
@@ -95,7 +94,7 @@ def merged_submission(base: Path | None, submission: Path):
     """The starter files (if any) with the submission's files on top, in a temporary directory.
 
     Only regular files, folders and symlinks that stay inside the copy are taken, never through a
-    link, within SUBMISSION_CAPS (:func:`dockyard.safefs.copy_tree`): the grader may run with more
+    link, within HAND_IN_CAPS (:func:`dockyard.safefs.copy_tree`): the grader may run with more
     rights than whoever wrote the hand-in, and the hand-in's kernel may still be changing it."""
     if not submission.is_dir():
         raise DockyardError(f"submission {submission} is not a directory",
@@ -104,7 +103,7 @@ def merged_submission(base: Path | None, submission: Path):
     try:
         for tree in (base, submission):
             if tree is not None:
-                copy_tree(tree, tmp, **SUBMISSION_CAPS)
+                copy_tree(tree, tmp, **HAND_IN_CAPS)
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

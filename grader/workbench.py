@@ -7,7 +7,10 @@ survives one.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Protocol
@@ -17,7 +20,7 @@ from dockyard.errors import DaemonError, DockerAPIError, DockyardError, docker_e
 
 from . import buildlog
 from .errors import BuildError, BuildTimeout
-from .inspector import LOG_CAP, Inspector, capped
+from .inspector import HAND_IN_CAPS, LOG_CAP, Inspector, capped
 
 GRADER_LABEL = "org.dockyard.grader"
 BUILD_LOG_CAP = 200_000  # characters of build output kept per build
@@ -109,11 +112,15 @@ class Workbench:
         # The lab's name for the image stays the key; the real tag is the grader's own, so
         # grading never overwrites a learner's image of the same name.
         tag = f"dockyard-grade/{re.sub(r'[^a-z0-9._-]+', '-', (tag or 'build').lower())}:{self.run_id}"
-        if self.builder.buildkit:
-            return self._build_buildkit(context_dir, dockerfile, key, tag, timeout)
-        return self._build_classic(context_dir, dockerfile, key, tag, timeout)
+        build = self._build_buildkit if self.builder.buildkit else self._build_classic
+        # The builder (BuildKit's CLI, docker-py's tar) runs as the grader and opens the context's files by name, so
+        # a name the learner's kernel swaps for a link meanwhile would be followed: it reads a private copy instead,
+        # made without following links (the layer cache compares contents, so the copy costs no cache hit)
+        with private_copy(context_dir) as copy:
+            return build(copy, dockerfile, key, tag, timeout, shown=context_dir)
 
-    def _build_buildkit(self, context_dir: Path, dockerfile: str, key: str, tag: str, timeout: float):
+    def _build_buildkit(self, context_dir: Path, dockerfile: str, key: str, tag: str, timeout: float, *,
+                        shown: Path | None = None):
         """``docker build`` with BuildKit, as the learner's terminal runs it, with the classic path's caps: no network,
         the lab's memory for the RUN steps (all of them, through the sandbox's ``buildkit`` cgroup) and half the CPU
         weight, the same timeout (the CLI killed; the daemon cancels the build) and a capped log."""
@@ -141,10 +148,10 @@ class Workbench:
         if run.returncode != 0:
             problem = buildlog.error(text)
             if not buildlog.is_buildkit(text) and "Cannot connect to the Docker daemon" in text:
-                raise DaemonError(f"building {context_dir}: the Docker daemon does not answer ({problem}).",
+                raise DaemonError(f"building {shown or context_dir}: the Docker daemon does not answer ({problem}).",
                                   "check it with: dockyard status; dockyard up restarts the private sandbox")
             if not buildlog.is_buildkit(text) and "Error response from daemon" in text:
-                raise DockerAPIError(f"building {context_dir}: {problem.split('Error response from daemon: ')[-1]}")
+                raise DockerAPIError(f"building {shown or context_dir}: {problem.split('Error response from daemon: ')[-1]}")
             step = buildlog.last_step(text)
             raise BuildError(f"the build failed at {step or 'the start'}: {problem}", step=step,
                              output=buildlog.since_step(text), log=text)
@@ -154,7 +161,8 @@ class Workbench:
         self.builds[key] = result
         return result
 
-    def _build_classic(self, context_dir: Path, dockerfile: str, key: str, tag: str, timeout: float):
+    def _build_classic(self, context_dir: Path, dockerfile: str, key: str, tag: str, timeout: float, *,
+                       shown: Path | None = None):
         log: list[str] = []
         size = 0
         image_id = None
@@ -186,7 +194,7 @@ class Workbench:
             if _is_timeout(exc):
                 raise BuildTimeout(f"the build did not finish within {timeout:.0f} s (no output for that long)",
                                    step=_last_step(log), output=_since_step(log), log="".join(log)) from exc
-            raise translate_docker_error(exc, f"building {context_dir}") from exc
+            raise translate_docker_error(exc, f"building {shown or context_dir}") from exc
         finally:
             if stream is not None:
                 stream.close()  # an abandoned stream drops the connection: dockerd then cancels the build
@@ -294,6 +302,21 @@ class Workbench:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+@contextlib.contextmanager
+def private_copy(folder: Path):
+    """A copy of ``folder`` in a temporary folder only the grader can read (:func:`dockyard.safefs.copy_tree`:
+    no link followed, within :data:`~grader.inspector.HAND_IN_CAPS`), removed afterwards."""
+    from dockyard.safefs import copy_tree
+
+    tmp = Path(tempfile.mkdtemp(prefix="dockyard-build-"))
+    try:
+        copy_tree(Path(folder), tmp, **HAND_IN_CAPS)
+        os.chmod(tmp, 0o700)  # the copy takes the folder's mode; it stays the grader's alone
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class BuildResult:

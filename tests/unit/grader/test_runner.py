@@ -111,7 +111,7 @@ def test_merged_submission_puts_student_files_over_the_starter(tmp_path):
 def test_merged_submission_over_a_cap_fails_with_the_cap_and_leaves_no_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    monkeypatch.setitem(runner.SUBMISSION_CAPS, "max_files", 3)
+    monkeypatch.setitem(runner.HAND_IN_CAPS, "max_files", 3)
     student = tmp_path / "student"
     student.mkdir()
     for i in range(5):

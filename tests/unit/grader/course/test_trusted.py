@@ -216,7 +216,7 @@ def test_nbgraders_own_autograde_is_refused_outside_dockyard_grade(tmp_path):
 def test_a_hand_in_over_a_cap_is_a_failed_cell_with_the_cap_not_a_traceback(tmp_path, kernel, monkeypatch):
     from grader import runner
 
-    monkeypatch.setitem(runner.SUBMISSION_CAPS, "max_files", 2)
+    monkeypatch.setitem(runner.HAND_IN_CAPS, "max_files", 2)
     for i in range(3):
         (tmp_path / f"build{i}.o").write_text("")
     step = Step(running_web(), tmp_path)

@@ -55,12 +55,15 @@ def _write(path: Path, value: str) -> None:
     try:
         path.write_text(value)
     except OSError as exc:
-        raise CgroupError(
-            f"cannot write {value.strip()!r} to {path}: {exc.strerror or exc}",
-            "the sandbox needs a writable cgroup filesystem: run as root; inside a container, "
-            "start that container with --privileged (or a delegated cgroup), or pass --backend existing",
-            context={"path": str(path)},
-        ) from exc
+        raise _refused(f"cannot write {value.strip()!r} to {path}", path, exc,
+                       "the sandbox needs a writable cgroup filesystem: run as root; inside a container, "
+                       "start that container with --privileged (or a delegated cgroup), or pass --backend existing"
+                       ) from exc
+
+
+def _refused(problem: str, path: Path, exc: OSError, fix: str) -> CgroupError:
+    """What the kernel (or the filesystem) refused, with its reason and our fix."""
+    return CgroupError(f"{problem}: {exc.strerror or exc}", fix, context={"path": str(path)})
 
 
 def read_file(path: Path) -> str | None:
@@ -301,11 +304,8 @@ def _mkdir(path: Path) -> None:
     try:
         path.mkdir(exist_ok=True)
     except OSError as exc:
-        raise CgroupError(
-            f"cannot create cgroup {path}: {exc.strerror or exc}",
-            "run as root with a writable /sys/fs/cgroup, or pass --backend existing",
-            context={"path": str(path)},
-        ) from exc
+        raise _refused(f"cannot create cgroup {path}", path, exc,
+                       "run as root with a writable /sys/fs/cgroup, or pass --backend existing") from exc
 
 
 V1_LIMIT = "memory.limit_in_bytes"
@@ -364,11 +364,9 @@ def _read_to_restore(path: Path) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        raise CgroupError(
-            f"cannot read {path} (to give it back its value after the build): {exc.strerror or exc}",
-            "the sandbox needs a readable cgroup filesystem: run as root; or take the caps off graded builds",
-            context={"path": str(path)},
-        ) from exc
+        raise _refused(f"cannot read {path} (to give it back its value after the build)", path, exc,
+                       "the sandbox needs a readable cgroup filesystem: run as root; or take the caps off "
+                       "graded builds") from exc
 
 
 def _restore(saved: list[tuple[Path, str]]) -> None:

@@ -7,17 +7,10 @@ import nbformat
 from grader.course import diagnosis, grading
 from grader.course.isolation import Answer
 
+from .test_disk import notebook
+
 LIMITS = grading.Limits(cell_timeout=7, notebook_timeout=30, memory="256m", pids=64, disk="256m")
 SANDBOX = "the sandbox's 256 MiB disk filled up (a build or container wrote too much)"
-
-
-def notebook(tmp_path, *outputs_per_cell) -> Path:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x") for _ in outputs_per_cell])
-    for cell, outputs in zip(nb.cells, outputs_per_cell):
-        cell.outputs = list(outputs)
-    path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
-    return path
 
 
 def timeout_in_cell(tmp_path) -> Path:

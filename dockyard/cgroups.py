@@ -135,23 +135,12 @@ class SandboxCgroup:
         """The cgroup of BuildKit's RUN steps (``<name>/buildkit``), to read."""
         return SandboxCgroup(f"{self.name}/{BUILDS}", self.hierarchy)
 
-    def cap_builds(self, memory: int | None, cpu_shares: int | None = None) -> dict:
-        """Cap BuildKit's RUN steps of this sandbox, together: dockerd's BuildKit puts each in
-        ``<parent>/buildkit/<id>`` (:mod:`dockyard.buildkit`), so a memory cap on ``buildkit`` holds for all of them,
-        as the classic builder's ``container_limits`` did for one build's containers. ``None``: no cap of its own (the
-        sandbox's caps still hold). Returns the caps it replaced, to give back to this method.
-
-        Giving them back this way is not exact (v2's CPU weight goes through shares and drifts; swap is not given
-        back): :meth:`builds_capped` restores the files' own text."""
-        before = self._build_caps_in_force()
-        for path, text in _in_kernel_order(self._build_caps(memory, cpu_shares)):
-            _write(path, text)
-        return before
-
     @contextlib.contextmanager
     def builds_capped(self, memory: int | None, cpu_shares: int | None = None):
-        """``with cg.builds_capped(memory, cpu_shares=512):`` BuildKit's RUN steps of this sandbox are capped, as
-        :meth:`cap_builds` caps them, and afterwards, whatever happened inside, every file it wrote holds again the
+        """``with cg.builds_capped(memory, cpu_shares=512):`` BuildKit's RUN steps of this sandbox are capped
+        together: dockerd's BuildKit puts each in ``<parent>/buildkit/<id>`` (:mod:`dockyard.buildkit`), so a memory
+        cap on ``buildkit`` holds for all of them, as the classic builder's ``container_limits`` did for one build's
+        containers (``None``: no cap of its own; the sandbox's caps still hold). Afterwards, whatever happened inside, every file it wrote holds again the
         very text it held before (memory, swap, CPU weight or shares). A refused write raises :class:`CgroupError`."""
         caps = self._build_caps(memory, cpu_shares)
         saved = [(path, _read_to_restore(path)) for path, _text in caps]
@@ -180,22 +169,6 @@ class SandboxCgroup:
         if self.hierarchy.version == 2:
             return _v2_build_caps(dirs, memory, cpu_shares)
         return _v1_build_caps(dirs, memory, cpu_shares)
-
-    def _build_caps_in_force(self) -> dict:
-        """The builds' memory and CPU caps, as :meth:`cap_builds` takes them (None: no cap of their own)."""
-        dirs = self._build_dirs()
-        before: dict = {"memory": None, "cpu_shares": None}
-        if "memory" in dirs:
-            before["memory"] = _num(read_file(dirs["memory"] / ("memory.max" if self.hierarchy.version == 2
-                                                                else V1_LIMIT)))
-        if self.hierarchy.version == 2:
-            weight = read_file(dirs["cpu"] / "cpu.weight")
-            if weight is not None and weight != "100":
-                before["cpu_shares"] = weight_to_shares(int(weight))
-        elif "cpu" in dirs:
-            shares = _num(read_file(dirs["cpu"] / "cpu.shares"))
-            before["cpu_shares"] = None if shares == 1024 else shares
-        return before
 
     def limits(self) -> dict:
         """The caps in force, read back from the cgroup files (None where absent)."""

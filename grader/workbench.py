@@ -134,13 +134,9 @@ class Workbench:
                              "builds use the built-in Dockerfile frontend only",
                              step="# syntax=" + frontend, output="remove the # syntax= line: this daemon's built-in "
                              "frontend knows RUN --mount (cache, secret, bind) already, and the sandbox is offline")
-        cg = self._build_cgroup()
-        before = cg.cap_builds(self.memory, cpu_shares=512)
-        try:
+        with self._build_cgroup().builds_capped(self.memory, cpu_shares=512):
             run = buildkit.run_build(self.builder.cli, self.sandbox.docker_host, context_dir, dockerfile=dockerfile,
                                      tag=tag, labels=self.labels, timeout=timeout, log_cap=BUILD_LOG_CAP)
-        finally:
-            cg.cap_builds(before["memory"], before["cpu_shares"])
         text = run.text
         if run.timed_out:
             raise BuildTimeout(f"the build did not finish within {timeout:.0f} s", step=buildlog.last_step(text),

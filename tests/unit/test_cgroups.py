@@ -295,7 +295,7 @@ def test_one_reader_says_unlimited_one_way_for_v1_and_v2():
 
 # --- BuildKit's RUN steps: <parent>/buildkit/<id> -------------------------------------------------
 
-def test_cap_builds_v1_caps_memory_and_swap_in_the_right_order_and_gives_the_old_caps_back(tmp_path):
+def test_builds_capped_v1_caps_memory_and_swap_in_the_right_order_and_gives_the_old_text_back(tmp_path):
     c = cg(v1_tree(tmp_path / "cg"))
     c.create(memory=1024 * MiB, pids=64, cpus=1)
     builds = tmp_path / "cg" / "memory" / NAME / "buildkit"
@@ -315,38 +315,30 @@ def test_cap_builds_v1_caps_memory_and_swap_in_the_right_order_and_gives_the_old
 
     Path.write_text = spy
     try:
-        before = c.cap_builds(512 * MiB, cpu_shares=512)
-        lowered, order[:] = list(order), []
-        c.cap_builds(None)
+        with c.builds_capped(512 * MiB, cpu_shares=512):
+            lowered, order[:] = list(order), []
+            assert (builds / "memory.limit_in_bytes").read_text() == str(512 * MiB)
+            assert (tmp_path / "cg" / "cpu" / NAME / "buildkit" / "cpu.shares").read_text() == "512"
     finally:
         Path.write_text = real
-    assert before == {"memory": None, "cpu_shares": None}
     assert lowered == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]  # memsw never below the limit
     assert order == ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]
-    assert (builds / "memory.limit_in_bytes").read_text() == "-1"
+    assert (builds / "memory.limit_in_bytes").read_text() == unlimited
     assert (tmp_path / "cg" / "cpu" / NAME / "buildkit" / "cpu.shares").read_text() == "1024"
 
 
-def test_cap_builds_v1_reports_the_cap_it_replaces(tmp_path):
-    c = cg(v1_tree(tmp_path / "cg"))
-    c.create(memory=1024 * MiB, pids=64, cpus=1)
-    c.cap_builds(256 * MiB, cpu_shares=512)
-    assert (tmp_path / "cg" / "memory" / NAME / "buildkit" / "memory.limit_in_bytes").read_text() == str(256 * MiB)
-    assert c.cap_builds(None) == {"memory": 256 * MiB, "cpu_shares": 512}
-
-
-def test_cap_builds_v2_writes_memory_max_swap_and_weight(tmp_path):
+def test_builds_capped_v2_writes_memory_max_swap_and_weight(tmp_path):
     c = cg(v2_tree(tmp_path / "cg"))
     c.create(memory=1024 * MiB, pids=64, cpus=1)
     builds = tmp_path / "cg" / NAME / "buildkit"
     builds.mkdir()
     for name, value in (("memory.max", "max"), ("memory.swap.max", "max"), ("cpu.weight", "100")):
         (builds / name).write_text(value)
-    assert c.cap_builds(512 * MiB, cpu_shares=512) == {"memory": None, "cpu_shares": None}
-    assert (builds / "memory.max").read_text() == str(512 * MiB) and (builds / "memory.swap.max").read_text() == "0"
-    assert (builds / "cpu.weight").read_text() == "20"  # 512 shares, as runc converts them
-    assert c.cap_builds(None) == {"memory": 512 * MiB, "cpu_shares": 500}  # 512 → weight 20 → 500: close enough
-    assert (builds / "memory.max").read_text() == "max" and (builds / "cpu.weight").read_text() == "100"
+    with c.builds_capped(512 * MiB, cpu_shares=512):
+        assert (builds / "memory.max").read_text() == str(512 * MiB)
+        assert (builds / "memory.swap.max").read_text() == "0"
+        assert (builds / "cpu.weight").read_text() == "20"  # 512 shares, as runc converts them
+    assert [(builds / n).read_text() for n in ("memory.max", "memory.swap.max", "cpu.weight")] == ["max", "max", "100"]
 
 
 # --- builds_capped: the caps of one build, and the files' own text given back after it ------------

@@ -366,10 +366,6 @@ def shares_to_weight(shares: int) -> int:
     return max(1, min(10_000, 1 + ((shares - 2) * 9999) // 262142))
 
 
-def weight_to_shares(weight: int) -> int:
-    return max(2, 2 + ((weight - 1) * 262142) // 9999)
-
-
 def _num(text: str | None) -> int | None:
     """A cap for the sandbox's own view: a number, or None for no cap (absent or unlimited)."""
     value = read_limit(text)

@@ -39,8 +39,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from dockyard import buildkit, mounts, procs
-from dockyard.config import home as dockyard_home, human_size, parse_size
+from dockyard import buildkit, mounts
+from dockyard.config import human_size, parse_size
 from dockyard.errors import DockyardError
 from dockyard.sandbox import stop_shared_if_idle
 
@@ -48,8 +48,9 @@ from . import gradebook
 from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evidence
 from .config import CELL_TIMEOUT, write_config
 from .isolation import KernelFence, Worker
-from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs, remove_tree
+from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs
 from ..catalog import labs_root
+from .landing import TMP_PREFIX, discard, disks_dir, land, remove_run, remove_stale_runs
 from .layout import REPO, Course
 from .release import tool_env
 from .worker import kernelspec
@@ -91,6 +92,9 @@ class Outcome:
         d.pop("skipped")
         d.pop("port_clash")
         return d
+
+
+MIN_DISK = 64 * 1024**2  # the smallest --disk a hand-in gets: a notebook and a few layers
 
 
 def fingerprint(folder: Path) -> str:
@@ -289,11 +293,11 @@ class GradingRun:
         from dockyard import template
 
         self.course, self.lab, self.limits, self.stop, self.jobs = course, lab, limits, stop, jobs
-        _remove_stale_runs()
+        remove_stale_runs()
         self.tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
         (self.tmp / "owner.pid").write_text(str(os.getpid()))
         # the notebook folders' disk images: on the Dockyard home's disk, never in a /tmp that may be RAM
-        self.disks = _disks() / self.tmp.name
+        self.disks = disks_dir() / self.tmp.name
         self.local = threading.local()
         self.workers: list[Worker] = []
         self.lock = threading.Lock()
@@ -331,7 +335,7 @@ class GradingRun:
             if f.exception() is not None:
                 print(f"warning: a grading sandbox did not come down cleanly: {f.exception()}", file=sys.stderr)
         stop_shared_if_idle()
-        _remove_run(self.tmp)
+        remove_run(self.tmp)
 
     def _kernel_env(self, user: KernelUser, sb, folder: Path) -> dict:
         """What makes the hand-in's kernel its slot's uid, seeing its folder and its sandbox's socket only."""
@@ -462,101 +466,3 @@ def failure_message(exc: Exception) -> str:
     if isinstance(exc, DockyardError):
         return f"{exc.problem} ({exc.fix})"
     return f"{exc.__class__.__name__}: {exc}"
-
-
-def discard(out: Outcome) -> None:
-    if out.workdir is not None:
-        remove_work(out.workdir)
-
-
-TMP_PREFIX = "dockyard-grade-"
-MIN_DISK = 64 * 1024**2
-
-
-def _disks() -> Path:
-    return dockyard_home() / ".grade-disks"  # not a sandbox name (no dots in those)
-
-
-def remove_work(work: Path) -> None:
-    """A hand-in's folder and, when it has one, its disk: unmounted, loop device detached, image deleted."""
-    mounts.remove_disk(_disks() / work.parent.name / f"{work.name}.img", work)
-    shutil.rmtree(work, ignore_errors=True)
-
-
-def _remove_run(tmp: Path) -> None:
-    for point in mounts.mounted_under(tmp):
-        mounts.remove_disk(_disks() / tmp.name / f"{Path(point).name}.img", Path(point))
-    disks = _disks() / tmp.name
-    for image in disks.glob("*.img") if disks.is_dir() else ():
-        mounts.remove_disk(image)
-    shutil.rmtree(disks, ignore_errors=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _remove_stale_runs() -> None:
-    """What a grading run killed before its clean-up (SIGKILL, a power cut) left: mounts, loop devices, images."""
-    owners = {tmp.name: tmp for tmp in Path(tempfile.gettempdir()).glob(TMP_PREFIX + "*")}
-    if _disks().is_dir():
-        owners.update({d.name: Path(tempfile.gettempdir()) / d.name for d in _disks().iterdir() if d.name not in owners})
-    for tmp in owners.values():
-        if tmp.exists():
-            try:
-                pid = int((tmp / "owner.pid").read_text())
-            except (OSError, ValueError):
-                continue  # a run starting right now, or one of a Dockyard that made no disks
-            if procs.alive(pid):
-                continue
-            _purge_sandboxes(tmp)
-        _remove_run(tmp)
-
-
-def _purge_sandboxes(tmp: Path) -> None:
-    """The hand-ins' sandboxes a dead run left (their dockerd outlives it): each work folder is <sandbox>-*."""
-    from dockyard.sandbox import Sandbox
-
-    for work in tmp.glob("g*-*"):
-        sb = Sandbox(name=work.name.split("-", 1)[0])
-        if sb.cfg.dir.exists():
-            with contextlib.suppress(DockyardError):
-                sb.down(purge=True, keep_shared=True)
-
-
-def land(course: Course, out: Outcome) -> None:
-    """Main thread only: copy the worker's files into the course, merge grades, write the status file."""
-    work = out.workdir
-    try:
-        if out.merged and work is not None:
-            priv = Course(work / "course")
-            src = priv.autograded(out.student, out.lab)
-            dest = course.autograded(out.student, out.lab)
-            _replace_tree(src, dest)
-            fb = priv.feedback(out.student, out.lab)
-            if fb.is_dir():
-                _replace_tree(fb, course.feedback(out.student, out.lab))
-            out.cells = gradebook.merge(priv.db, course.db, out.lab, out.student)
-            out.score = round(sum(s or 0 for s, _m in out.cells.values()), 3)
-            out.max_score = round(sum(m for _s, m in out.cells.values()), 3)
-    except Exception as exc:
-        out.merged = False
-        out.status, out.message = "failed", f"could not save the grades: {exc.__class__.__name__}: {exc}"
-    finally:
-        if out.status != "interrupted":
-            target = course.status_file(out.lab, out.student)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(json.dumps(out.to_json(), indent=1, default=str))
-            tmp.replace(target)  # atomic: a crash leaves the old status or the new, never half
-        if work is not None:
-            remove_work(work)
-
-
-def _replace_tree(src: Path, dest: Path) -> None:
-    """``dest`` becomes a copy of ``src``, a folder the kernel wrote in: regular files and folders only,
-    never a link followed (one to /etc/shadow stays out), nor a file over KEPT_FILE_MAX."""
-    if os.path.lexists(dest):
-        remove_tree(dest)  # nbgrader makes autograded files read-only; no link in it is followed
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    copy_untrusted(src, dest, max_file=KEPT_FILE_MAX)
-
-
-KEPT_FILE_MAX = 64 * 1024**2  # what a cell wrote past this, the course does not keep (a disk-filling hand-in)

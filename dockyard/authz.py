@@ -48,7 +48,7 @@ import json
 import os
 import posixpath
 import re
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_BODY = 1024 * 1024  # dockerd sends bodies below this size only
@@ -127,56 +127,96 @@ def check(policy: Policy, method: str, uri: str, headers: dict | None = None,
     method = method.upper()
     parts = urlsplit(uri)
     version, path = _api_path(parts.path)
-    if version is not None:
-        if _api_too_old(version):
-            return Refusal(f"Docker API version {version}",
-                           "versions before 1.24 let a container start change its host settings",
-                           "use a current docker CLI or docker-py: they agree on API 1.41 with this daemon")
-    again = _MOUNTS_AGAIN.match(path)
-    if again and (method == "POST" if again.group(2) != "archive" else method in ("GET", "HEAD", "PUT")):
-        return check_mounts_now(policy, again.group(1), "starting" if again.group(2) != "archive" else "docker cp with")
-    if method == "GET" or method == "HEAD":
+    if version is not None and _api_too_old(version):
+        return _old_api_refusal(version)
+    mounting = _mounts_again(method, path)
+    if mounting:
+        return check_mounts_now(policy, *mounting)
+    if method in ("GET", "HEAD"):
         return None
-    ctype = ((headers or {}).get("Content-Type") or "").split(";")[0].strip().lower()
-    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return Refusal(f"a form-encoded {method} {path}",
-                       "dockerd would read parameters from the body, where this sandbox cannot check them",
-                       "send parameters in the URL and JSON bodies as application/json (as docker and docker-py do)")
-    query = parse_qs(parts.query, keep_blank_values=True)
+    return _check_change(policy, method, path, parts.query, headers, body)
+
+
+# the methods with which each _MOUNTS_AGAIN action mounts the container's binds again
+_MOUNTING_METHODS = {"start": ("POST",), "restart": ("POST",), "archive": ("GET", "HEAD", "PUT")}
+
+
+def _mounts_again(method: str, path: str) -> tuple[str, str] | None:
+    """(the container, what the request does to it) if dockerd mounts that container's binds to serve it."""
+    again = _MOUNTS_AGAIN.match(path)
+    if not again or method not in _MOUNTING_METHODS[again.group(2)]:
+        return None
+    return again.group(1), "docker cp with" if again.group(2) == "archive" else "starting"
+
+
+def _check_change(policy: Policy, method: str, path: str, query: str, headers: dict | None,
+                  body: bytes | None) -> Refusal | None:
+    """The answer to a request that is not a read (GET, HEAD) and mounts nothing again."""
+    if _form_encoded(headers):
+        return _form_refusal(method, path)
     if method == "POST":
-        if path == "/containers/create":
-            return _with_body(body, "creating a container", lambda b: check_create(policy, b))
-        if _CONTAINER_ACTION.match(path):
-            return _with_body(body, "docker exec", check_exec)  # exec adds no mounts: only privileged matters
-        update = _UPDATE.match(path)
-        if update:  # resources and the restart policy only: no binds, no devices
-            return _with_body(body, "docker update", lambda b: check_update(policy, update.group(1), b))
-        if path == "/build":
-            return check_build(query)
-        if path == "/images/create":
-            return check_image_create(query)
-        if path == "/volumes/create":
-            return _with_body(body, "creating a volume", check_volume_create)
-        if path == "/networks/create":
-            return _with_body(body, "creating a network", lambda b: check_network_create(policy, b))
-        if path in ("/swarm/init", "/swarm/join"):
-            return Refusal(f"docker swarm {path.rsplit('/', 1)[1]}",
-                           "swarm services can bind host folders and publish ports this sandbox cannot check",
-                           "run several containers with docker run on one user network, or use docker compose")
-        if path == "/grpc":
-            # buildx (every docker CLI 23+) sends the whole build inside gRPC: network.host or a cgroup parent
-            # could be asked for there unseen. A CLI before 23 sends /session + /build?version=2 (dockyard.buildkit).
-            return Refusal("a BuildKit build through /grpc (docker buildx, and docker build of a CLI 23 or later)",
-                           "its build request (host networking, a cgroup parent) travels inside gRPC, where this "
-                           "sandbox cannot check it",
-                           "build with a docker CLI before 23, whose BuildKit client is built in: "
-                           "DOCKER_BUILDKIT=1 /usr/bin/docker build ... (Debian's docker.io 20.10; in a lesson "
-                           "`docker` is that one already), or the classic builder: DOCKER_BUILDKIT=0 docker build ...")
+        endpoint = _post_endpoint(policy, path)
+        if endpoint is not None:
+            return endpoint(parse_qs(query, keep_blank_values=True), body)
     if path.startswith("/plugins") and method != "DELETE":
-        return Refusal("installing or changing Docker plugins",
-                       "a plugin runs with full access to the host",
-                       "use the built-in drivers: local volumes and bridge networks")
+        return _PLUGINS_REFUSAL
     return None
+
+
+def _old_api_refusal(version: str) -> Refusal:
+    return Refusal(f"Docker API version {version}",
+                   "versions before 1.24 let a container start change its host settings",
+                   "use a current docker CLI or docker-py: they agree on API 1.41 with this daemon")
+
+
+def _form_encoded(headers: dict | None) -> bool:
+    ctype = ((headers or {}).get("Content-Type") or "").split(";")[0].strip().lower()
+    return ctype in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _form_refusal(method: str, path: str) -> Refusal:
+    return Refusal(f"a form-encoded {method} {path}",
+                   "dockerd would read parameters from the body, where this sandbox cannot check them",
+                   "send parameters in the URL and JSON bodies as application/json (as docker and docker-py do)")
+
+
+_Endpoint = Callable[[dict, "bytes | None"], "Refusal | None"]  # (the parsed query, the raw body) → the answer
+
+
+def _post_endpoint(policy: Policy, path: str) -> _Endpoint | None:
+    """How the seal checks a POST to ``path``, or None if it does not look at that endpoint's POSTs."""
+    if path in _BODY_CHECKS:
+        doing, checker = _BODY_CHECKS[path]
+        return lambda query, body: _with_body(body, doing, lambda doc: checker(policy, doc))
+    if _CONTAINER_ACTION.match(path):  # exec adds no mounts: only privileged matters
+        return lambda query, body: _with_body(body, "docker exec", check_exec)
+    update = _UPDATE.match(path)
+    if update:  # resources and the restart policy only: no binds, no devices
+        return lambda query, body: _with_body(body, "docker update",
+                                              lambda doc: check_update(policy, update.group(1), doc))
+    if path in _QUERY_CHECKS:
+        return lambda query, body: _QUERY_CHECKS[path](query)
+    if path in _REFUSED_POSTS:
+        return lambda query, body: _REFUSED_POSTS[path]
+    return None
+
+
+def _swarm_refusal(action: str) -> Refusal:
+    return Refusal(f"docker swarm {action}",
+                   "swarm services can bind host folders and publish ports this sandbox cannot check",
+                   "run several containers with docker run on one user network, or use docker compose")
+
+
+# buildx (every docker CLI 23+) sends the whole build inside gRPC: network.host or a cgroup parent could be
+# asked for there unseen. A CLI before 23 sends /session + /build?version=2 (dockyard.buildkit).
+_GRPC_REFUSAL = Refusal("a BuildKit build through /grpc (docker buildx, and docker build of a CLI 23 or later)",
+                        "its build request (host networking, a cgroup parent) travels inside gRPC, where this "
+                        "sandbox cannot check it",
+                        "build with a docker CLI before 23, whose BuildKit client is built in: "
+                        "DOCKER_BUILDKIT=1 /usr/bin/docker build ... (Debian's docker.io 20.10; in a lesson "
+                        "`docker` is that one already), or the classic builder: DOCKER_BUILDKIT=0 docker build ...")
+_PLUGINS_REFUSAL = Refusal("installing or changing Docker plugins", "a plugin runs with full access to the host",
+                           "use the built-in drivers: local volumes and bridge networks")
 
 
 _JOINS_NETWORK = re.compile(r"^/(containers/.+/(start|restart)|networks/.+/connect)$")
@@ -611,32 +651,62 @@ def check_volume_create(body: dict) -> Refusal | None:
 
 
 def check_network_create(policy: Policy, body: dict) -> Refusal | None:
+    """Refuse a network that is not a plain bridge inside the sandbox's address pool."""
+    refusal = _network_driver(body) or _swarm_network(body) or _network_options(body.get("options") or {})
+    if refusal:
+        return refusal
+    ipam = body.get("ipam") or {}
+    return _ipam_driver(ipam) or _ipam_config(policy, ipam.get("config") or [])
+
+
+def _network_driver(body: dict) -> Refusal | None:
     driver = body.get("driver") or "bridge"
     if driver != "bridge":
         return Refusal(f"docker network create --driver {driver}", "only bridge networks exist in this sandbox "
                        "(macvlan and ipvlan attach to the host's network cards)", "leave --driver out")
+    return None
+
+
+def _swarm_network(body: dict) -> Refusal | None:
     if body.get("ingress") or body.get("configfrom") or body.get("configonly"):
         return Refusal("a swarm or config-only network", "swarm is off in this sandbox", "create a plain network")
-    opts = body.get("options") or {}
+    return None
+
+
+def _network_options(opts) -> Refusal | None:
     for key in opts if isinstance(opts, dict) else ():
         if key not in NETWORK_OPTIONS:
             return Refusal(f"docker network create --opt {key}", "this option names a host interface or "
                            "changes how the network reaches the host", "leave the --opt out")
-    ipam = body.get("ipam") or {}
+    return None
+
+
+def _ipam_driver(ipam: dict) -> Refusal | None:
     if (ipam.get("driver") or "default") != "default" or ipam.get("options"):
         return Refusal("a custom IPAM driver or IPAM options", "only the default address manager is set up",
                        "leave --ipam-driver and --ipam-opt out")
+    return None
+
+
+_IPAM_ADDRESSES = ("subnet", "iprange", "gateway")  # the IPAM config keys that name addresses
+
+
+def _ipam_config(policy: Policy, configs: list) -> Refusal | None:
     pool = ipaddress.ip_network(policy.address_pool) if policy.address_pool else None
-    for conf in ipam.get("config") or []:
-        for key in ("subnet", "iprange", "gateway"):
+    for conf in configs:
+        for key in _IPAM_ADDRESSES:
             value = (conf or {}).get(key)
             if value and not _inside(value, pool):
-                return Refusal(f"docker network create --{key.replace('iprange', 'ip-range')} {value}",
-                               f"this sandbox's networks must lie inside its address pool {pool or '(unknown)'}, "
-                               "so they never shadow the host's own networks",
-                               "leave --subnet out (the daemon picks one from the pool)"
-                               + (f" or choose one inside {pool}" if pool else ""))
+                return _outside_pool(key, value, pool)
     return None
+
+
+def _outside_pool(key: str, value: str, pool) -> Refusal:
+    return Refusal(f"docker network create --{key.replace('iprange', 'ip-range')} {value}",
+                   f"this sandbox's networks must lie inside its address pool {pool or '(unknown)'}, "
+                   "so they never shadow the host's own networks",
+                   "leave --subnet out (the daemon picks one from the pool)"
+                   + (f" or choose one inside {pool}" if pool else ""))
 
 
 def _inside(value: str, pool) -> bool:
@@ -647,3 +717,14 @@ def _inside(value: str, pool) -> bool:
     except ValueError:
         return False
     return net.version == pool.version and net.subnet_of(pool)
+
+
+# --- which POST endpoints the seal checks, and how (see _post_endpoint) --------------------------------
+_BODY_CHECKS = {  # the endpoint → (what the request does, in words; the check of its JSON body)
+    "/containers/create": ("creating a container", check_create),
+    "/volumes/create": ("creating a volume", lambda policy, doc: check_volume_create(doc)),
+    "/networks/create": ("creating a network", check_network_create),
+}
+_QUERY_CHECKS = {"/build": check_build, "/images/create": check_image_create}  # their parameters are in the URL
+_REFUSED_POSTS = {"/swarm/init": _swarm_refusal("init"), "/swarm/join": _swarm_refusal("join"),
+                  "/grpc": _GRPC_REFUSAL}

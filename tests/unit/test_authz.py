@@ -320,6 +320,53 @@ def test_reads_and_the_rest_are_allowed(policy):
         assert check(policy, method, uri, {}) is None, (method, uri)
 
 
+@pytest.mark.parametrize("method, path, mounting", [
+    ("POST", "/containers/abc/start", ("abc", "starting")),
+    ("POST", "/containers/web/db/restart", ("web/db", "starting")),
+    ("GET", "/containers/abc/archive", ("abc", "docker cp with")),
+    ("PUT", "/containers/abc/archive", ("abc", "docker cp with")),
+    ("HEAD", "/containers/abc/archive", ("abc", "docker cp with")),
+    ("GET", "/containers/abc/start", None), ("PUT", "/containers/abc/start", None),
+    ("POST", "/containers/abc/archive", None), ("POST", "/containers/abc/stop", None),
+])
+def test_which_requests_mount_a_containers_binds_again(method, path, mounting):
+    assert authz._mounts_again(method, path) == mounting
+
+
+@pytest.mark.parametrize("headers, form", [
+    (None, False), ({}, False), (JSON, False), ({"Content-Type": None}, False),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, True),
+    ({"Content-Type": " Multipart/Form-Data; b=x"}, True),
+])
+def test_form_encoded_is_read_from_the_content_type(headers, form):
+    assert authz._form_encoded(headers) is form
+
+
+def test_only_the_checked_post_endpoints_have_a_check(policy):
+    for path in ("/containers/create", "/containers/x/exec", "/containers/x/update", "/build", "/images/create",
+                 "/volumes/create", "/networks/create", "/swarm/init", "/swarm/join", "/grpc"):
+        assert authz._post_endpoint(policy, path) is not None, path
+    for path in ("/containers/x/start", "/containers/x/kill", "/session", "/swarm/leave", "/images/x/push"):
+        assert authz._post_endpoint(policy, path) is None, path
+    assert "docker swarm join" in authz._post_endpoint(policy, "/swarm/join")({}, None).what
+
+
+def test_ipam_addresses_are_checked_in_every_config_against_the_pool():
+    policy = Policy(address_pool="10.77.0.0/16")
+    assert authz._ipam_config(policy, []) is None
+    assert authz._ipam_config(policy, [None, {"subnet": "10.77.1.0/24", "gateway": "10.77.1.1"}]) is None
+    refused = authz._ipam_config(policy, [{"subnet": "10.77.1.0/24"}, {"iprange": "10.0.0.0/8"}])
+    assert refused.what == "docker network create --ip-range 10.0.0.0/8"
+    assert refused.instead.endswith("or choose one inside 10.77.0.0/16")
+    assert "--gateway garbage" in authz._ipam_config(policy, [{"gateway": "garbage"}]).what
+
+
+def test_network_options_outside_the_allowlist_are_refused():
+    assert authz._network_options({"com.docker.network.driver.mtu": "1400"}) is None
+    assert authz._network_options(["parent"]) is None  # not an object: dockerd cannot decode it
+    assert authz._network_options({"parent": "eth0"}).what == "docker network create --opt parent"
+
+
 # --- the plugin process ------------------------------------------------------------------------------------
 def test_decide_reads_the_base64_body_and_fails_closed_without_a_policy(policy):
     body = base64.b64encode(_create({"Privileged": True})).decode()

@@ -35,6 +35,8 @@ CONTEXT = re.compile(r"^#(\d+) transferring context: ([\d.]+[kMG]?B)")
 LEGACY_CONTEXT = re.compile(r"^Sending build context to Docker daemon\s+(\S+)")
 LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 LEGACY_IMAGE = re.compile(r"^Successfully built ([0-9a-f]{12,64})$")
+OUTPUT = re.compile(r"^#(\d+) [\d.]+ (.*)$")  # what a step printed, after the seconds since it started
+_NOT_MINE = object()  # a BuildLog line reader's answer for a line of another kind
 
 
 @dataclass
@@ -76,44 +78,74 @@ class BuildLog:
         """Take one line of output; the step it finished, if it finished one."""
         line = line.rstrip("\n")
         self.lines.append(line)
+        for read in (self._vertex_line, self._internal_line, self._context_line, self._status_line,
+                     self._image_line, self._output_line):
+            finished = read(line)
+            if finished is not _NOT_MINE:
+                return finished
+        return self._legacy_line(line)
+
+    # Each _*_line reader takes a line it recognizes (and returns the step it finished, or None), or returns
+    # _NOT_MINE for the next reader. The order matters: "#11 0.2 writing image sha256:..." is the image, not
+    # output, and a legacy line is whatever no BuildKit reader took.
+    def _vertex_line(self, line: str) -> Step | None | object:
         m = VERTEX.match(line)
-        if m:
-            if m[1] not in self.steps:
-                self.steps[m[1]] = Step(m["stage"] or "", int(m["k"]), int(m["n"]), m["instruction"])
-            return None
+        if not m:
+            return _NOT_MINE
+        if m[1] not in self.steps:
+            self.steps[m[1]] = Step(m["stage"] or "", int(m["k"]), int(m["n"]), m["instruction"])
+        return None
+
+    def _internal_line(self, line: str) -> Step | None | object:
         m = INTERNAL.match(line)
-        if m:
-            self._internal[m[1]] = m[2]
-            return None
+        if not m:
+            return _NOT_MINE
+        self._internal[m[1]] = m[2]
+        return None
+
+    def _context_line(self, line: str) -> Step | None | object:
         m = CONTEXT.match(line) or LEGACY_CONTEXT.match(line)
+        # BuildKit transfers .dockerignore and the Dockerfile the same way: only "load build context" is the context
         if m and (m.re is LEGACY_CONTEXT or self._internal.get(m[1]) == "load build context"):
             self.context_sent = m[m.lastindex]
             return None
+        return _NOT_MINE
+
+    def _status_line(self, line: str) -> Step | None | object:
         m = STATUS.match(line)
         if m and m[1] in self.steps:
-            step = self.steps[m[1]]
-            if step.finished:  # BuildKit may report a step twice (a FROM shared by two stages): once is enough
-                return None
-            if m["done"]:
-                step.state, step.seconds = "done", float(m["seconds"])
-            elif m["cached"]:
-                step.state = "cached"
-            elif m["canceled"]:
-                step.state = "canceled"
-            else:
-                step.state, self.error = "error", m["error"].strip()
-            return step if step.finished else None
-        if m and m["error"] is not None and self.error is None:
+            return self._finish(self.steps[m[1]], m)
+        if m and m["error"] is not None and self.error is None:  # an error of no step: the build's own
             self.error = m["error"].strip()
-        m = IMAGE.search(line) or LEGACY_IMAGE.match(line)
-        if m:
-            self.image_id = m[1]
-            return self._end_legacy()
-        m = re.match(r"^#(\d+) [\d.]+ (.*)$", line)
-        if m and m[1] in self.steps:
-            self.steps[m[1]].output.append(m[2])
+        return _NOT_MINE
+
+    def _finish(self, step: Step, status: re.Match) -> Step | None:
+        """``step`` in the state its status line says; the step if that finished it."""
+        if step.finished:  # BuildKit may report a step twice (a FROM shared by two stages): once is enough
             return None
-        return self._legacy_line(line)
+        if status["done"]:
+            step.state, step.seconds = "done", float(status["seconds"])
+        elif status["cached"]:
+            step.state = "cached"
+        elif status["canceled"]:
+            step.state = "canceled"
+        else:
+            step.state, self.error = "error", status["error"].strip()
+        return step if step.finished else None
+
+    def _image_line(self, line: str) -> Step | None | object:
+        m = IMAGE.search(line) or LEGACY_IMAGE.match(line)
+        if not m:
+            return _NOT_MINE
+        self.image_id = m[1]
+        return self._end_legacy()
+
+    def _output_line(self, line: str) -> Step | None | object:
+        m = OUTPUT.match(line)
+        if not (m and m[1] in self.steps):
+            return _NOT_MINE
+        self.steps[m[1]].output.append(m[2])
+        return None
 
     def _legacy_line(self, line: str) -> Step | None:
         m = LEGACY_STEP.match(line)
@@ -222,26 +254,13 @@ def build(cmd: str, *, show: str = "steps", check: bool = True, timeout: float =
     cmd = with_plain_progress(cmd)
     env = {**os.environ, **sandbox().env()}
     print(f"$ {cmd}", flush=True)
-    tag = next((w for a, w in zip(shlex.split(cmd), shlex.split(cmd)[1:]) if a in ("-t", "--tag")), "build")
+    tag = _tag(cmd)
     log, bar = BuildLog(), _Bar(tag)
     t0 = time.monotonic()
     proc = subprocess.Popen(["bash", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, bufsize=1)
     try:
-        for line in proc.stdout:
-            finished = log.feed(line)
-            if show == "all":
-                print(line, end="", flush=True)
-            elif finished is not None and show in ("steps", "output"):
-                print(finished, flush=True)
-                if show == "output":
-                    print("".join(f"    {out}\n" for out in finished.output), end="", flush=True)
-            step = next((s for s in reversed(log.steps.values()) if s.state == "running"), None)
-            bar.update(log, step.instruction if step else "")
-            if time.monotonic() - t0 > timeout:
-                proc.kill()
-                raise CommandFailed(cmd, -9, f"the build ran past {timeout:.0f} s\n" + "\n".join(log.lines[-20:]))
-        code = proc.wait()
+        code = _follow(proc, cmd, log, bar, show, t0, timeout)
     except BaseException:
         proc.kill()
         proc.wait()
@@ -250,13 +269,61 @@ def build(cmd: str, *, show: str = "steps", check: bool = True, timeout: float =
     seconds = time.monotonic() - t0
     bar.close(log, code == 0, seconds)
     if code != 0:
-        failed = next((s for s in log.steps.values() if s.state == "error"), None)
-        detail = "\n".join(([str(failed)] + [f"    {o}" for o in failed.output[-10:]]) if failed else log.lines[-15:])
-        detail = f"{detail}\n{log.error or ''}".rstrip()
-        if check:
-            raise CommandFailed(cmd, code, detail)
-        print(f"{detail}\nthe build failed (exit status {code})", flush=True)
-        return log
-    sent = f"; context sent: {log.context_sent}" if log.context_sent else ""
-    print(f"built {tag} in {seconds:.1f} s: {log.total} steps, {len(log.cached)} from the cache{sent}", file=sys.stdout)
+        return _failed(cmd, code, log, check)
+    print(_summary(tag, seconds, log), file=sys.stdout)
     return log
+
+
+def _tag(cmd: str) -> str:
+    """The image name the command tags (``-t``/``--tag``), or "build": the bar's title."""
+    words = shlex.split(cmd)
+    return next((w for a, w in zip(words, words[1:]) if a in ("-t", "--tag")), "build")
+
+
+def _follow(proc: subprocess.Popen, cmd: str, log: BuildLog, bar: _Bar, show: str, t0: float,
+            timeout: float) -> int:
+    """Feed the build's output to ``log`` and ``bar`` as it comes; its exit status. Kills it past ``timeout``."""
+    for line in proc.stdout:
+        _show(line, log.feed(line), show)
+        bar.update(log, _running(log))
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            raise CommandFailed(cmd, -9, f"the build ran past {timeout:.0f} s\n" + "\n".join(log.lines[-20:]))
+    return proc.wait()
+
+
+def _show(line: str, finished: Step | None, show: str) -> None:
+    """Print what ``show`` asks for of one line of output (and of the step it finished)."""
+    if show == "all":
+        print(line, end="", flush=True)
+    elif finished is not None and show in ("steps", "output"):
+        print(finished, flush=True)
+        if show == "output":
+            print("".join(f"    {out}\n" for out in finished.output), end="", flush=True)
+
+
+def _running(log: BuildLog) -> str:
+    """The instruction of the step the build started last and has not finished, or ""."""
+    step = next((s for s in reversed(log.steps.values()) if s.state == "running"), None)
+    return step.instruction if step else ""
+
+
+def _failure_detail(log: BuildLog) -> str:
+    """The failed step with the end of its output (or the log's last lines if no step failed), and the error."""
+    failed = next((s for s in log.steps.values() if s.state == "error"), None)
+    lines = ([str(failed)] + [f"    {o}" for o in failed.output[-10:]]) if failed else log.lines[-15:]
+    return ("\n".join(lines) + f"\n{log.error or ''}").rstrip()
+
+
+def _failed(cmd: str, code: int, log: BuildLog, check: bool) -> BuildLog:
+    """Raise CommandFailed with what failed, or (``check=False``) print it and return the log."""
+    detail = _failure_detail(log)
+    if check:
+        raise CommandFailed(cmd, code, detail)
+    print(f"{detail}\nthe build failed (exit status {code})", flush=True)
+    return log
+
+
+def _summary(tag: str, seconds: float, log: BuildLog) -> str:
+    sent = f"; context sent: {log.context_sent}" if log.context_sent else ""
+    return f"built {tag} in {seconds:.1f} s: {log.total} steps, {len(log.cached)} from the cache{sent}"

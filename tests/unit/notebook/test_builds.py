@@ -123,3 +123,55 @@ def test_the_context_sent_is_read_from_the_load_build_context_step():
     assert fold("buildkit-multistage.txt")[0].context_sent is None  # nothing copied from the context
     legacy, _ = fold("legacy.txt")
     assert legacy.context_sent == "3.072kB"
+
+
+@pytest.mark.parametrize("cmd, tag", [
+    ("docker build -t hello:1 hello/", "hello:1"), ("docker build --tag 'a b' .", "a b"),
+    ("docker build .", "build"), ("docker build -t", "build"), ("docker build -ta:1 .", "build"),
+])
+def test_the_bar_is_titled_with_the_tag(cmd, tag):
+    assert builds._tag(cmd) == tag
+
+
+def test_each_show_mode_prints_its_share_of_a_line(capsys):
+    step = builds.Step("", 2, 2, "RUN echo hi", state="done", seconds=0.25, output=["hi", "there"])
+    for show in ("steps", "output", "all", "none"):
+        builds._show("#6 DONE 0.3s\n", step, show)
+    builds._show("#6 0.1 hi\n", None, "output")  # a line that finished no step prints nothing but in "all"
+    assert capsys.readouterr().out == ("[2/2] RUN echo hi  (0.2 s)\n"
+                                       "[2/2] RUN echo hi  (0.2 s)\n    hi\n    there\n"
+                                       "#6 DONE 0.3s\n")
+
+
+def test_the_bar_names_the_last_started_running_step():
+    log = builds.BuildLog()
+    assert builds._running(log) == ""
+    for line in ("#4 [1/3] FROM busybox", "#5 [2/3] WORKDIR /srv", "#6 [3/3] RUN true", "#6 DONE 0.1s"):
+        log.feed(line)
+    assert builds._running(log) == "WORKDIR /srv"
+
+
+def test_a_failure_shows_the_failed_steps_last_output_or_else_the_logs_last_lines():
+    log, _ = fold("buildkit-error.txt")
+    assert builds._failure_detail(log) == ("[2/2] RUN echo about to fail && false  (error)\n    about to fail\n"
+                                           + log.error)
+    bare = builds.BuildLog()
+    for i in range(20):
+        bare.feed(f"line {i}")
+    assert builds._failure_detail(bare) == "\n".join(f"line {i}" for i in range(5, 20))
+
+
+def test_a_step_reported_twice_finishes_once_and_a_stray_error_is_the_builds():
+    log = builds.BuildLog()
+    assert log.feed("#3 ERROR: failed to solve: no such file") is None
+    assert log.error == "failed to solve: no such file"
+    log.feed("#4 [1/1] FROM busybox")
+    assert log.feed("#4 DONE 0.1s") is log.steps["4"]
+    assert log.feed("#4 CACHED") is None and log.steps["4"].state == "done"
+    assert log.feed("#9 CANCELED") is None and log.lines[-1] == "#9 CANCELED"
+
+
+def test_the_summary_counts_steps_and_cache_and_names_the_context_sent():
+    log, _ = fold("buildkit-context.txt")
+    assert builds._summary("app:1", 1.25, log).startswith("built app:1 in 1.2 s: ")
+    assert builds._summary("app:1", 1.25, log).endswith("from the cache; context sent: 36B")

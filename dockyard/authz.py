@@ -652,11 +652,25 @@ def check_volume_create(body: dict) -> Refusal | None:
 
 def check_network_create(policy: Policy, body: dict) -> Refusal | None:
     """Refuse a network that is not a plain bridge inside the sandbox's address pool."""
-    refusal = _network_driver(body) or _swarm_network(body) or _network_options(body.get("options") or {})
+    refusal = _network_shape(body) or _network_driver(body) or _swarm_network(body) or \
+        _network_options(body.get("options") or {})
     if refusal:
         return refusal
     ipam = body.get("ipam") or {}
     return _ipam_driver(ipam) or _ipam_config(policy, ipam.get("config") or [])
+
+
+def _network_shape(body: dict) -> Refusal | None:
+    """A create whose options or IPAM are not the objects (and lists of objects) the API defines: refused in words,
+    before anything reads them (dockerd would refuse it too, but the seal must not fail on it first)."""
+    ipam = body.get("ipam") or {}
+    configs = ipam.get("config") or [] if isinstance(ipam, dict) else []
+    if isinstance(body.get("options") or {}, dict) and isinstance(ipam, dict) and isinstance(configs, list) \
+            and all(isinstance(c or {}, dict) for c in configs) and isinstance(ipam.get("options") or {}, dict):
+        return None
+    return Refusal("a network create whose Options or IPAM are not JSON objects", "the API defines Options and "
+                   "IPAM.Options as objects and IPAM.Config as a list of objects",
+                   "docker network create --subnet ... --gateway ... (the CLI sends them right)")
 
 
 def _network_driver(body: dict) -> Refusal | None:

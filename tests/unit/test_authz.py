@@ -289,6 +289,14 @@ def test_security_options(opt, refused, policy):
     assert (check(policy, "POST", CREATE, JSON, _create({"SecurityOpt": [opt]})) is not None) is refused
 
 
+@pytest.mark.parametrize("body", [{"IPAM": "x"}, {"IPAM": {"Config": "x"}}, {"IPAM": {"Config": ["x"]}},
+                                  {"IPAM": {"Config": [1]}}, {"IPAM": {"Options": ["x"]}}, {"Options": ["x"]},
+                                  {"IPAM": 5}])
+def test_a_network_create_of_the_wrong_shape_is_refused_in_words_not_a_crash(policy, body):
+    refusal = check(policy, "POST", "/networks/create", JSON, json.dumps({"Name": "n", **body}).encode())
+    assert refusal is not None and "are not JSON objects" in refusal.message
+
+
 def test_networks_must_lie_in_the_pool(policy):
     pool = RECORDED["address_pool"]  # 10.218.224.0/20
 

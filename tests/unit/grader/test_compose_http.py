@@ -16,7 +16,13 @@ import pytest
 from grader.checks import compose
 
 from .fakes import run_check
-from .test_compose_checks import P, ctx_of, no_waiting, published  # noqa: F401 (a fixture)
+from .test_compose_checks import P, ctx_of, published
+
+
+@pytest.fixture(autouse=True)
+def no_settling(monkeypatch):
+    monkeypatch.setattr(compose, "SETTLE", 0)  # the recorded containers are up already
+    monkeypatch.setattr(compose, "WAIT", 0)
 
 
 @contextlib.contextmanager

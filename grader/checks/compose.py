@@ -259,6 +259,8 @@ class _Socket:
 
 def _get_once(port: int, path: str, budget: _Budget) -> tuple[int, str]:
     """One GET of ``path`` on 127.0.0.1:``port``: (status, the first 500 bytes of the body), bounded by ``budget``."""
+    if re.search(r"[\x00-\x20\x7f]", path):  # as http.client refuses it: no header can ride in on the path
+        raise http.client.InvalidURL(f"URL can't contain control characters. {path!r}")
     with socket.create_connection(("127.0.0.1", port), timeout=max(0.01, min(3.0, budget.left()))) as sock:
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept-Encoding: identity\r\n"
                      "Connection: close\r\n\r\n".encode("latin-1"))

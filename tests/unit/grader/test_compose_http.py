@@ -114,3 +114,8 @@ def test_an_honest_answer_is_read_as_before(answer):
 
     with peer(send) as port:
         assert compose._get(port, "/", compose._Budget(10.0)) == (200, "Visits: 3")
+
+
+def test_a_path_with_control_characters_is_not_sent():
+    status, text = compose._get(1, "/x\r\nX-Injected: 1", compose._Budget(0.1))
+    assert status is None and text.startswith("InvalidURL: URL can't contain control characters")

@@ -9,7 +9,7 @@ through the seal (:mod:`dockyard.buildkit`), and for comparison with the classic
 - hung:    ``RUN sleep 300`` with the build stopped at --timeout s (the CLI killed, as the grader does).
 
 BuildKit's steps run with --build-memory as the cap of all of them together (``<sandbox cgroup>/buildkit``, as
-grading sets the lab's memory there: :meth:`dockyard.cgroups.SandboxCgroup.cap_builds`); the classic builder's run
+grading sets the lab's memory there: :meth:`dockyard.cgroups.SandboxCgroup.builds_capped`); the classic builder's run
 as a learner's `docker build` does, with no limits of their own.
 
 While each build runs, the sandbox's cgroup is sampled every 20 ms (pids, memory; v1's max_usage too) and the daemon
@@ -203,10 +203,9 @@ def main(argv=None) -> int:
                     tag = f"bkcap/{name}-{builder}"
                     with Sampler(box) as s:
                         if builder == "buildkit":
-                            before = box.cgroup.cap_builds(build_memory or None)
-                            run = buildkit.run_build(cli, box.docker_host, ctx, tag=tag, timeout=timeout,
-                                                     labels={"org.dockyard.bench": "caps"})
-                            box.cgroup.cap_builds(before["memory"], before["cpu_shares"])
+                            with box.cgroup.builds_capped(build_memory or None):
+                                run = buildkit.run_build(cli, box.docker_host, ctx, tag=tag, timeout=timeout,
+                                                         labels={"org.dockyard.bench": "caps"})
                         else:
                             run = classic(cli, box.docker_host, ctx, tag, timeout)
                         gone, left, containers = leftovers(box)

@@ -71,11 +71,11 @@ def learner_pids(hub: HubDir, name: str) -> dict[str, list[int]]:
     fence = cgroups.SandboxCgroup(box.cfg.cgroup_name + "-lab", cgroups.detect())
     st = box.state
     pid = box.daemon_pid()
-    sandbox = [p for p in [pid, box.registry.pid(), st.get("authz_pid")] if p]
+    sandbox = [p for p in [pid, box.registry.pid(), st.authz_pid] if p]
     if pid:
         sandbox += procs.descendants(pid)
-    if st.get("authz_pid"):
-        sandbox += procs.children(st["authz_pid"])
+    if st.authz_pid:
+        sandbox += procs.children(st.authz_pid)
     sandbox += tree_procs(box.cgroup)  # the containers' processes, in its cgroup's sub-cgroups
     return {"server": sorted(fence.procs()), "sandbox": sorted(set(sandbox))}
 

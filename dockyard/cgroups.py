@@ -7,6 +7,7 @@ function takes the cgroup root so the unit tests can run against fake trees.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import os
@@ -54,12 +55,15 @@ def _write(path: Path, value: str) -> None:
     try:
         path.write_text(value)
     except OSError as exc:
-        raise CgroupError(
-            f"cannot write {value.strip()!r} to {path}: {exc.strerror or exc}",
-            "the sandbox needs a writable cgroup filesystem: run as root; inside a container, "
-            "start that container with --privileged (or a delegated cgroup), or pass --backend existing",
-            context={"path": str(path)},
-        ) from exc
+        raise _refused(f"cannot write {value.strip()!r} to {path}", path, exc,
+                       "the sandbox needs a writable cgroup filesystem: run as root; inside a container, "
+                       "start that container with --privileged (or a delegated cgroup), or pass --backend existing"
+                       ) from exc
+
+
+def _refused(problem: str, path: Path, exc: OSError, fix: str) -> CgroupError:
+    """What the kernel (or the filesystem) refused, with its reason and our fix."""
+    return CgroupError(f"{problem}: {exc.strerror or exc}", fix, context={"path": str(path)})
 
 
 def read_file(path: Path) -> str | None:
@@ -131,47 +135,40 @@ class SandboxCgroup:
         """The cgroup of BuildKit's RUN steps (``<name>/buildkit``), to read."""
         return SandboxCgroup(f"{self.name}/{BUILDS}", self.hierarchy)
 
-    def cap_builds(self, memory: int | None, cpu_shares: int | None = None) -> dict:
-        """Cap BuildKit's RUN steps of this sandbox, together: dockerd's BuildKit puts each in
-        ``<parent>/buildkit/<id>`` (:mod:`dockyard.buildkit`), so a memory cap on ``buildkit`` holds for all of them,
-        as the classic builder's ``container_limits`` did for one build's containers. ``None``: no cap of its own (the
-        sandbox's caps still hold). Returns the caps it replaced, to give back to this method."""
+    @contextlib.contextmanager
+    def builds_capped(self, memory: int | None, cpu_shares: int | None = None):
+        """``with cg.builds_capped(memory, cpu_shares=512):`` BuildKit's RUN steps of this sandbox are capped
+        together: dockerd's BuildKit puts each in ``<parent>/buildkit/<id>`` (:mod:`dockyard.buildkit`), so a memory
+        cap on ``buildkit`` holds for all of them, as the classic builder's ``container_limits`` did for one build's
+        containers (``None``: no cap of its own; the sandbox's caps still hold). Afterwards, whatever happened inside, every file it wrote holds again the
+        very text it held before (memory, swap, CPU weight or shares). A refused write raises :class:`CgroupError`."""
+        caps = self._build_caps(memory, cpu_shares)
+        saved = [(path, _read_to_restore(path)) for path, _text in caps]
+        try:
+            _cap(caps)
+            yield
+        finally:
+            _restore(saved)
+
+    def _build_dirs(self) -> dict[str, Path]:
+        """The ``buildkit`` cgroup of each controller that caps builds, created when missing."""
         h = self.hierarchy
-        before: dict = {"memory": None, "cpu_shares": None}
         if h.version == 2:
-            path = h.root / self.name / BUILDS
+            dirs = {"memory": h.root / self.name / BUILDS, "cpu": h.root / self.name / BUILDS}
+        elif h.version == 1:
+            dirs = {c: h.root / c / self.name / BUILDS for c in ("memory", "cpu") if c in h.controllers}
+        else:
+            dirs = {}
+        for path in dirs.values():
             _mkdir(path)
-            before["memory"] = _num(read_file(path / "memory.max"))
-            if (path / "memory.max").exists():
-                _write(path / "memory.max", str(memory) if memory else "max")
-                if (path / "memory.swap.max").exists():
-                    _write(path / "memory.swap.max", "0" if memory else "max")
-            weight = read_file(path / "cpu.weight")
-            if weight is not None:
-                before["cpu_shares"] = None if weight == "100" else weight_to_shares(int(weight))
-                _write(path / "cpu.weight", str(shares_to_weight(cpu_shares) if cpu_shares else 100))
-            return before
-        if h.version == 1:
-            if "memory" in h.controllers:
-                path = h.root / "memory" / self.name / BUILDS
-                _mkdir(path)
-                before["memory"] = _num(read_file(path / "memory.limit_in_bytes"))
-                value = str(memory) if memory else "-1"
-                files = ["memory.limit_in_bytes"]
-                if (path / "memory.memsw.limit_in_bytes").exists():
-                    # memsw may never be below the memory limit: lowering sets the memory limit first
-                    lowering = memory and memory < (_num(read_file(path / "memory.memsw.limit_in_bytes")) or 2**62)
-                    files = files + ["memory.memsw.limit_in_bytes"] if lowering else \
-                        ["memory.memsw.limit_in_bytes"] + files
-                for name in files:
-                    _write(path / name, value)
-            if "cpu" in h.controllers:
-                path = h.root / "cpu" / self.name / BUILDS
-                _mkdir(path)
-                shares = _num(read_file(path / "cpu.shares"))
-                before["cpu_shares"] = None if shares == 1024 else shares
-                _write(path / "cpu.shares", str(cpu_shares or 1024))
-        return before
+        return dirs
+
+    def _build_caps(self, memory: int | None, cpu_shares: int | None) -> list[tuple[Path, str]]:
+        """What capping the builds writes, file by file (``None``: that cap lifted)."""
+        dirs = self._build_dirs()
+        if self.hierarchy.version == 2:
+            return _v2_build_caps(dirs, memory, cpu_shares)
+        return _v1_build_caps(dirs, memory, cpu_shares)
 
     def limits(self) -> dict:
         """The caps in force, read back from the cgroup files (None where absent)."""
@@ -280,20 +277,93 @@ def _mkdir(path: Path) -> None:
     try:
         path.mkdir(exist_ok=True)
     except OSError as exc:
+        raise _refused(f"cannot create cgroup {path}", path, exc,
+                       "run as root with a writable /sys/fs/cgroup, or pass --backend existing") from exc
+
+
+V1_LIMIT = "memory.limit_in_bytes"
+V1_MEMSW = "memory.memsw.limit_in_bytes"  # memory + swap; v1 refuses one below the memory limit
+
+
+def _v2_build_caps(dirs: dict[str, Path], memory: int | None, cpu_shares: int | None) -> list[tuple[Path, str]]:
+    """Only the files the enabled controllers give; swap off under a memory cap, as the sandbox has it."""
+    writes = [(dirs["memory"] / "memory.max", str(memory) if memory else "max"),
+              (dirs["memory"] / "memory.swap.max", "0" if memory else "max"),
+              (dirs["cpu"] / "cpu.weight", str(shares_to_weight(cpu_shares)) if cpu_shares else "100")]
+    return [(path, text) for path, text in writes if path.exists()]
+
+
+def _v1_build_caps(dirs: dict[str, Path], memory: int | None, cpu_shares: int | None) -> list[tuple[Path, str]]:
+    """memsw (memory + swap) too when the kernel accounts swap: the same number, so no swap under a cap."""
+    limit = str(memory) if memory else "-1"
+    writes = []
+    if "memory" in dirs:
+        writes.append((dirs["memory"] / V1_LIMIT, limit))
+        if (dirs["memory"] / V1_MEMSW).exists():
+            writes.append((dirs["memory"] / V1_MEMSW, limit))
+    if "cpu" in dirs:
+        writes.append((dirs["cpu"] / "cpu.shares", str(cpu_shares or 1024)))
+    return writes
+
+
+def _in_kernel_order(writes: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """The writes with v1's memsw before the memory limit when it grows and after it when it shrinks, so that
+    memsw >= memory holds after every single write (the kernel refuses the write that would break it)."""
+    first = [(path, text) for path, text in writes if path.name == V1_MEMSW and _widens(path, text)]
+    return first + [w for w in writes if w not in first]
+
+
+def _widens(path: Path, text: str) -> bool:
+    """Does writing ``text`` to this limit file raise the limit (or keep it)?"""
+    return _bytes(text) >= _bytes(read_file(path))
+
+
+def _bytes(text: str | None) -> float:
+    value = read_limit(text)
+    return float("inf") if value in (UNLIMITED, None) else value
+
+
+def _cap(writes: list[tuple[Path, str]]) -> None:
+    for path, text in _in_kernel_order(writes):
+        try:
+            _write(path, text)
+        except CgroupError as exc:
+            raise CgroupError(f"could not cap BuildKit's RUN steps: {exc.problem}", exc.fix,
+                              context=exc.context) from exc
+
+
+def _read_to_restore(path: Path) -> str:
+    """A file's exact text, to write back after the build."""
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise _refused(f"cannot read {path} (to give it back its value after the build)", path, exc,
+                       "the sandbox needs a readable cgroup filesystem: run as root; or take the caps off "
+                       "graded builds") from exc
+
+
+def _restore(saved: list[tuple[Path, str]]) -> None:
+    """Write every saved text back, each one tried even when another is refused; then say what was refused."""
+    refused = []
+    for path, text in _in_kernel_order(saved):
+        try:
+            _write(path, text)
+        except CgroupError as exc:
+            refused.append((path, text, exc))
+    if refused:
+        path, text, exc = refused[0]
         raise CgroupError(
-            f"cannot create cgroup {path}: {exc.strerror or exc}",
-            "run as root with a writable /sys/fs/cgroup, or pass --backend existing",
-            context={"path": str(path)},
+            f"after the build, {len(refused)} of the build cgroup's files could not be given back their value: "
+            f"{path} refused {text.strip()!r} ({exc.problem})",
+            f"the next builds of this sandbox keep the build's caps until it restarts: dockyard down && dockyard up "
+            f"(as root), or as root: echo {text.strip()} > {path}",
+            context={"path": str(path), "text": text},
         ) from exc
 
 
 def shares_to_weight(shares: int) -> int:
     """cgroup v1 cpu.shares as v2's cpu.weight (the conversion runc uses)."""
     return max(1, min(10_000, 1 + ((shares - 2) * 9999) // 262142))
-
-
-def weight_to_shares(weight: int) -> int:
-    return max(2, 2 + ((weight - 1) * 262142) // 9999)
 
 
 def _num(text: str | None) -> int | None:

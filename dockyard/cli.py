@@ -114,51 +114,105 @@ def status(name, backend, as_json):
 
 
 def render_status(st: dict) -> str:
-    d = st.get("daemon") or {}
-    lines = [f"sandbox     {st['name']} ({st['backend']})", f"DOCKER_HOST {st['docker_host']}"]
-    seal = st.get("seal") if (st.get("seal") or {}).get("sealed") else None
+    """The text of ``dockyard status``: a line per part the status dict has, in this order, then its problems."""
+    return "\n".join(line for part in STATUS_LINES for line in part(st))
+
+
+def _sandbox_lines(st: dict) -> list[str]:
+    return [f"sandbox     {st['name']} ({st['backend']})", f"DOCKER_HOST {st['docker_host']}"]
+
+
+def _sealed(st: dict) -> dict | None:
+    """The seal's part of the status, if the sandbox has a seal (the existing backend has none)."""
+    return st.get("seal") if (st.get("seal") or {}).get("sealed") else None
+
+
+def _daemon_lines(st: dict) -> list[str]:
+    d, seal = st.get("daemon") or {}, _sealed(st)
     seal_down = bool(d.get("pid")) and seal is not None and not seal["answering"]
     state = "running" if d.get("answering") else "refusing every request (its seal is down)" if seal_down else "stopped"
     if d.get("pid"):
         state += f", pid {d['pid']}"
     if d.get("version"):
         state += f", Docker {d['version']} (API {d.get('api')}), containerd {d.get('containerd')}"
-    lines.append(f"daemon      {state}")
-    if seal is not None:
-        text = f"on, plugin {seal['plugin']} pid {seal['pid']}" if seal["answering"] else "PLUGIN DOWN (run dockyard up)"
-        lines.append(f"seal        {text}; workspace: {', '.join(seal['workspace']) or 'none (named volumes only)'}")
-    if "registry" in st:
-        r, m = st["registry"], st["mirror"]
-        lines.append(f"registry    {r['url'] or '-'} ({'up' if r['running'] else 'down'})")
-        imgs = m["images"] if isinstance(m["images"], str) else ", ".join(m["images"]) or "none yet"
-        lines.append(f"mirror      {m['url']} ({'up' if m['running'] else 'down'}): {imgs}")
-    if "containers" in st:
-        c = st["containers"]
-        lines.append(f"containers  {c['running']} running, {c['total']} in all; images {st.get('images')}")
-    if st.get("disk"):
-        dk = st["disk"]
-        text = ", ".join(f"{k} {human_size(dk[k])}" for k in ("images", "containers", "volumes") if k in dk)
-        if "total" in dk:
-            text += f"; disk {human_size(dk['total'] - dk['free'])} used of {human_size(dk['total'])}"
-        lines.append(f"disk        {text}")
-    if "cgroup" in st:
-        cg = st["cgroup"]
-        lim, use = cg["limits"], cg["usage"]
-        lines.append(f"cgroup      {cg['path']} on {cg['hierarchy']}: memory {human_size(use.get('memory'))} of "
-                     f"{human_size(lim.get('memory'))}, pids {use.get('pids')} of {lim.get('pids')}, "
-                     f"cpus {lim.get('cpus')}")
-    if "bridge" in st and st["bridge"].get("name"):
-        b = st["bridge"]
-        fwd = {False: "forwarding off", True: "FORWARDING ON", None: "absent"}[b["forwarding"]]
-        lines.append(f"bridge      {b['name']} {b['subnet']} ({fwd})")
-    if "memory" in st:
-        m = st["memory"]
-        lines.append(f"memory      {human_size(m['sandbox_processes'])} in {m['processes']} sandbox processes")
-    if st.get("storage_driver"):
-        lines.append(f"storage     {st['storage_driver']}")
-    for p in st.get("problems", []):
-        lines.append(f"PROBLEM     {p}")
-    return "\n".join(lines)
+    return [f"daemon      {state}"]
+
+
+def _seal_lines(st: dict) -> list[str]:
+    seal = _sealed(st)
+    if seal is None:
+        return []
+    text = f"on, plugin {seal['plugin']} pid {seal['pid']}" if seal["answering"] else "PLUGIN DOWN (run dockyard up)"
+    return [f"seal        {text}; workspace: {', '.join(seal['workspace']) or 'none (named volumes only)'}"]
+
+
+def _shown_if(key: str):
+    """Render a part's lines only when the status has ``key`` (the existing backend has no registry, a stopped
+    daemon no containers)."""
+    def wrap(render):
+        @functools.wraps(render)
+        def lines(st: dict) -> list[str]:
+            return render(st) if key in st else []
+        return lines
+    return wrap
+
+
+@_shown_if("registry")
+def _registry_lines(st: dict) -> list[str]:
+    r, m = st["registry"], st["mirror"]
+    imgs = m["images"] if isinstance(m["images"], str) else ", ".join(m["images"]) or "none yet"
+    return [f"registry    {r['url'] or '-'} ({'up' if r['running'] else 'down'})",
+            f"mirror      {m['url']} ({'up' if m['running'] else 'down'}): {imgs}"]
+
+
+@_shown_if("containers")
+def _containers_lines(st: dict) -> list[str]:
+    c = st["containers"]
+    return [f"containers  {c['running']} running, {c['total']} in all; images {st.get('images')}"]
+
+
+def _disk_lines(st: dict) -> list[str]:
+    dk = st.get("disk")
+    if not dk:
+        return []
+    text = ", ".join(f"{k} {human_size(dk[k])}" for k in ("images", "containers", "volumes") if k in dk)
+    if "total" in dk:
+        text += f"; disk {human_size(dk['total'] - dk['free'])} used of {human_size(dk['total'])}"
+    return [f"disk        {text}"]
+
+
+@_shown_if("cgroup")
+def _cgroup_lines(st: dict) -> list[str]:
+    cg = st["cgroup"]
+    lim, use = cg["limits"], cg["usage"]
+    return [f"cgroup      {cg['path']} on {cg['hierarchy']}: memory {human_size(use.get('memory'))} of "
+            f"{human_size(lim.get('memory'))}, pids {use.get('pids')} of {lim.get('pids')}, cpus {lim.get('cpus')}"]
+
+
+def _bridge_lines(st: dict) -> list[str]:
+    b = st.get("bridge") or {}
+    if not b.get("name"):
+        return []
+    fwd = {False: "forwarding off", True: "FORWARDING ON", None: "absent"}[b["forwarding"]]
+    return [f"bridge      {b['name']} {b['subnet']} ({fwd})"]
+
+
+@_shown_if("memory")
+def _memory_lines(st: dict) -> list[str]:
+    m = st["memory"]
+    return [f"memory      {human_size(m['sandbox_processes'])} in {m['processes']} sandbox processes"]
+
+
+def _storage_lines(st: dict) -> list[str]:
+    return [f"storage     {st['storage_driver']}"] if st.get("storage_driver") else []
+
+
+def _problem_lines(st: dict) -> list[str]:
+    return [f"PROBLEM     {p}" for p in st.get("problems", [])]
+
+
+STATUS_LINES = (_sandbox_lines, _daemon_lines, _seal_lines, _registry_lines, _containers_lines, _disk_lines,
+                _cgroup_lines, _bridge_lines, _memory_lines, _storage_lines, _problem_lines)
 
 
 @main.command()
@@ -207,7 +261,7 @@ def list_cmd():
         click.echo("no sandboxes yet: start one with dockyard up")
     for box in boxes:
         st = box.state
-        click.echo(f"{box.name:14} {'running' if box.running() else 'stopped':8} {st.get('subnet', '-'):16} "
+        click.echo(f"{box.name:14} {'running' if box.running() else 'stopped':8} {st.subnet or '-':16} "
                    f"{box.docker_host}")
 
 

@@ -8,6 +8,9 @@ place (:func:`translate_docker_error`), so callers never see a raw
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 
 class DockyardError(Exception):
     """Base class. ``str()`` gives the problem and, on its own line, the fix."""
@@ -128,3 +131,16 @@ def translate_docker_error(exc: Exception, doing: str) -> DockyardError:
     if isinstance(exc, docker.errors.DockerException):
         return DockerAPIError(f"{doing}: {exc}")
     return DockyardError(f"{doing}: {exc.__class__.__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def docker_errors(doing: str) -> Iterator[None]:
+    """The one place the Docker API's exceptions become the project's: ``ContainerNotFound``, ``ImageNotFound``,
+    ``DaemonError``... with what was being done (:func:`translate_docker_error`). The project's own errors pass
+    as they are."""
+    try:
+        yield
+    except DockyardError:
+        raise
+    except Exception as exc:
+        raise translate_docker_error(exc, doing) from exc

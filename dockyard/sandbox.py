@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from . import buildkit, cgroups, daemon, mounts, network, procs
+from . import status as status_of
 from .config import LABEL, SandboxConfig, home as default_home
 from .errors import ConfigError, DaemonError, DockyardError, NotRoot, NotRunning, translate_docker_error
 from .locks import file_lock
@@ -25,6 +25,7 @@ from .registry import HUB, Registry
 from .dataroot import clone, seed_registry
 from .seal import Seal
 from .seed import RECIPES, SeedStore, seed_with_bar
+from .state import SandboxState
 
 Progress = Callable[[str], None]
 SOCKET_PATH_MAX = 100
@@ -78,38 +79,45 @@ def docker_client(docker_host: str, name: str):
         raise translate_docker_error(exc, f"connecting to sandbox {name!r}") from exc
 
 
-class Sandbox:
+class _Handle:
+    """What both backends do alike: their name is their config's, their docker-py client is made on first use."""
+
+    cfg: SandboxConfig
+    _client = None  # until the first use of .client (and again after the daemon stops)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def client(self):
+        """A docker-py client for this daemon (API version negotiated)."""
+        if self._client is None:
+            self._client = docker_client(self.docker_host, self.name)
+        return self._client
+
+
+class Sandbox(_Handle):
     """A private dockerd with its own socket, data-root, bridge, cgroup parent and registry."""
 
     backend = "private"
 
     def __init__(self, config: SandboxConfig | None = None, **overrides):
         self.cfg = config or SandboxConfig.from_env(**overrides)
-        self._client = None
 
     # --- small accessors ---------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.cfg.name
-
     @property
     def docker_host(self) -> str:
         return self.cfg.docker_host
 
     @property
-    def state(self) -> dict:
-        try:
-            return json.loads(self.cfg.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
+    def state(self) -> SandboxState:
+        """What the state file says now (read afresh: another command may have changed it)."""
+        return SandboxState.load(self.cfg.state_file)
 
-    def _save_state(self, **changes) -> dict:
-        st = self.state
-        st.update(changes)
-        self.cfg.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.cfg.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(st, indent=2, default=str))
-        tmp.replace(self.cfg.state_file)
+    def _save_state(self, **changes) -> SandboxState:
+        st = self.state.replace(**changes)
+        st.save(self.cfg.state_file)
         return st
 
     @property
@@ -138,7 +146,7 @@ class Sandbox:
     @property
     def registry(self) -> Registry:
         """This sandbox's own registry, where learners push."""
-        return Registry(self.cfg.dir / "registry", int(self.state.get("registry_port") or 0))
+        return Registry(self.cfg.dir / "registry", int(self.state.registry_port or 0))
 
     @property
     def seed_store(self) -> SeedStore:
@@ -153,24 +161,17 @@ class Sandbox:
         return cgroups.SandboxCgroup(self.cfg.cgroup_name, cgroups.detect())
 
     def daemon_pid(self) -> int | None:
-        pid = procs.read_pidfile(self.cfg.pidfile) or self.state.get("pid")
+        pid = procs.read_pidfile(self.cfg.pidfile) or self.state.pid
         return pid if procs.alive(pid, str(self.cfg.socket)) else None
 
     def running(self) -> bool:
         return self.daemon_pid() is not None and daemon.ping(self.cfg.socket)
 
-    @property
-    def client(self):
-        """A docker-py client for this sandbox (API version negotiated)."""
-        if self._client is None:
-            self._client = docker_client(self.docker_host, self.name)
-        return self._client
-
     def env(self) -> dict[str, str]:
         st = self.state
         out = {"DOCKER_HOST": self.docker_host, "DOCKYARD_SANDBOX": self.name}
-        if st.get("registry_port"):
-            out["DOCKYARD_REGISTRY"] = f"127.0.0.1:{st['registry_port']}"
+        if st.registry_port:
+            out["DOCKYARD_REGISTRY"] = f"127.0.0.1:{st.registry_port}"
         return out
 
     def _lock(self):
@@ -205,7 +206,7 @@ class Sandbox:
                 self._stop_daemon(pid)
                 pid = None
             if pid is None:
-                if st.get("running"):
+                if st.running:
                     progress(f"sandbox {self.name!r} was not shut down cleanly; recovering")
                 self._recover_stale()
                 plugin = self.seal.start() if self.cfg.sealed else None  # starts while the bridge is made
@@ -224,7 +225,7 @@ class Sandbox:
             if seed:
                 self._seed(reseed, progress)
             self._save_state(up_seconds=round(time.monotonic() - t0, 3))
-        return self.state
+        return self.state.to_dict()
 
     def _wait_ping(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -249,10 +250,9 @@ class Sandbox:
         """Workspace folders: those of earlier `up --workspace` calls since the last down, plus this config's."""
         st = self.state
         self.scratch.mkdir(parents=True, exist_ok=True)
-        workspace = list(dict.fromkeys(list(st.get("workspace") or []) + list(self.cfg.workspace)
-                                       + [str(self.scratch)]))
+        workspace = list(dict.fromkeys(list(st.workspace) + list(self.cfg.workspace) + [str(self.scratch)]))
         self._save_state(workspace=workspace)
-        self.seal.write_policy(workspace, st.get("address_pool") or self.cfg.address_pool)
+        self.seal.write_policy(workspace, st.address_pool or self.cfg.address_pool)
 
     def _recover_stale(self) -> None:
         """After a crash: stale pidfile, socket, containerd and mounts from the last run."""
@@ -274,8 +274,8 @@ class Sandbox:
         cfg, st = self.cfg, self.state
         cfg.dir.mkdir(parents=True, exist_ok=True)
         # bridge: reuse ours, refuse anybody else's
-        if st.get("bridge") == cfg.bridge and network.link_exists(cfg.bridge):
-            subnet = st["subnet"]
+        if st.bridge == cfg.bridge and network.link_exists(cfg.bridge):
+            subnet = st.subnet
             network.set_forwarding(cfg.bridge, False)
         else:
             # machine-wide: two sandboxes coming up at once (class grading) must not both pick the free subnet
@@ -293,7 +293,7 @@ class Sandbox:
             mounts.mount_disk(cfg.dir / "disk.img", cfg.disk, cfg.data_root)
             self._save_state(disk=cfg.disk)
         cfg.data_root.mkdir(parents=True, exist_ok=True)
-        driver = cfg.storage_driver or st.get("storage_driver")
+        driver = cfg.storage_driver or st.storage_driver
         if driver is None:
             driver = "overlay2" if mounts.overlay_works(cfg.data_root) else "vfs"
             if driver == "vfs":
@@ -324,10 +324,10 @@ class Sandbox:
     def _start_daemon(self) -> int:
         cfg, st = self.cfg, self.state
         cfg.exec_root.mkdir(parents=True, exist_ok=True)
-        cmd = daemon.dockerd_command(cfg, dockerd=procs.which("dockerd"), storage_driver=st["storage_driver"],
-                                     mirror=st["mirror"], cgroup_parent=self.cgroup.parent_arg
+        cmd = daemon.dockerd_command(cfg, dockerd=procs.which("dockerd"), storage_driver=st.storage_driver,
+                                     mirror=st.mirror, cgroup_parent=self.cgroup.parent_arg
                                      if self.cgroup.hierarchy.version else None,
-                                     address_pool=st.get("address_pool") or network.address_pool_for(st["subnet"]))
+                                     address_pool=st.address_pool or network.address_pool_for(st.subnet))
         cmd = daemon.with_forwarding_view(cfg, cmd)
         with open(cfg.log, "ab") as log:
             log.write(f"\n--- dockyard up {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
@@ -367,7 +367,7 @@ class Sandbox:
         with self._lock():
             cfg, st = self.cfg, self.state
             pid = self.daemon_pid()
-            bridges = [cfg.bridge] + list(st.get("network_bridges", []))
+            bridges = [cfg.bridge] + list(st.network_bridges)
             if pid:
                 self._seal_up(progress)  # listing networks and killing containers go through the plugin
                 bridges += self._user_network_bridges()
@@ -376,9 +376,9 @@ class Sandbox:
                 self._stop_daemon(pid)
                 report["stopped"].append(f"dockerd {pid}")
             self._recover_stale()
-            if st.get("address_pool"):
+            if st.address_pool:
                 # also after a crash, when dockerd can no longer list its networks
-                bridges += network.bridges_in(st["address_pool"])
+                bridges += network.bridges_in(st.address_pool)
             if self.registry.stop():
                 report["stopped"].append("registry")
             for br in dict.fromkeys(bridges):
@@ -446,65 +446,33 @@ class Sandbox:
 
     # --- status -------------------------------------------------------------------
     def status(self) -> dict:
+        """Daemon, seal, registries, bridge, cgroup, memory and, when the daemon answers, what it holds: the dict
+        ``dockyard status --json`` prints (its key order too), with a sentence per problem saying what to run."""
         cfg, st = self.cfg, self.state
         pid = self.daemon_pid()
         answering = bool(pid) and daemon.ping(cfg.socket)
+        seal, reg = status_of.seal(cfg, self.seal), self.registry
+        mirror = self.hub_cache if cfg.online else self.seed_store.registry
         out: dict = {
             "name": self.name, "backend": self.backend, "docker_host": self.docker_host,
             "daemon": {"pid": pid, "answering": answering, "log": str(cfg.log)},
-            "problems": [],
+            "problems": (status_of.problems(cfg, st, pid, answering, seal)
+                         + network.routing_problems(st.bridge, st.address_pool)),
+            "seal": seal,
+            "registry": status_of.registry(reg),
+            "mirror": status_of.mirror(mirror, self.seed_store, cfg.online),
+            "bridge": status_of.bridge(st),
+            "cgroup": status_of.cgroup(self.cgroup),
+            "storage_driver": st.storage_driver,
+            "memory": status_of.memory(status_of.sandbox_pids(pid, reg.pid(), seal["pid"])),
         }
-        seal = self.seal
-        seal_pid = seal.pid() if cfg.sealed else None
-        out["seal"] = {"sealed": cfg.sealed, "plugin": cfg.authz_plugin, "pid": seal_pid,
-                       "answering": bool(seal_pid) and seal.answering(), "log": str(cfg.authz_log),
-                       "workspace": seal.policy().get("workspace", [])}
-        if cfg.sealed and pid and not out["seal"]["answering"]:
-            out["problems"].append(f"the seal (authorization plugin {cfg.authz_plugin}, pid {st.get('authz_pid')}) "
-                                   "is not running: dockerd refuses every request until it is back. "
-                                   f"Run: dockyard up --name {self.name}   (restarts it; containers keep running)")
-        if st.get("running") and not pid:
-            out["problems"].append(f"dockerd (pid {st.get('pid')}) is gone: it crashed or was killed. "
-                                   f"Run: dockyard up --name {self.name}   (recovers the sandbox)")
-        elif pid and not answering and not (cfg.sealed and out["seal"]["pid"] is None):
-            out["problems"].append(f"dockerd (pid {pid}) runs but does not answer on {cfg.socket}")
-        reg, seed = self.registry, (self.hub_cache if cfg.online else self.seed_store.registry)
-        out["registry"] = {"url": reg.url if reg.port else None, "running": bool(reg.port) and reg.running()}
-        out["mirror"] = {"url": seed.url, "running": seed.running(),
-                         "images": sorted(self.seed_store.index()) if not cfg.online else "pull-through cache"}
-        out["bridge"] = {"name": st.get("bridge"), "subnet": st.get("subnet"),
-                         "exists": bool(st.get("bridge")) and network.link_exists(st["bridge"]),
-                         "forwarding": network.forwarding(st["bridge"]) if st.get("bridge") else None}
-        out["problems"] += network.routing_problems(st.get("bridge"), st.get("address_pool"))
-        cg = self.cgroup
-        out["cgroup"] = {"hierarchy": cg.hierarchy.label, "path": cg.parent_arg, "limits": cg.limits(),
-                         "usage": cg.usage()}
-        out["storage_driver"] = st.get("storage_driver")
-        pids = [p for p in [pid, reg.pid(), seal_pid] if p] + (procs.children(seal_pid) if seal_pid else [])
-        if pid:
-            pids += procs.descendants(pid)
-        out["memory"] = {"sandbox_processes": sum(procs.rss(p) for p in pids), "processes": len(pids)}
         if answering:
-            _s, info = daemon.api_get(cfg.socket, "/info")
-            _s, version = daemon.api_get(cfg.socket, "/version")
-            components = {c.get("Name"): c.get("Version") for c in version.get("Components") or []}
-            out["daemon"].update(version=version.get("Version"), api=version.get("ApiVersion"),
-                                 containerd=components.get("containerd"), runc=components.get("runc"))
-            out["containers"] = {"total": info.get("Containers"), "running": info.get("ContainersRunning")}
-            out["images"] = info.get("Images")
-            try:
-                _s, df = daemon.api_get(cfg.socket, "/system/df", timeout=10)
-                out["disk"] = {"images": df.get("LayersSize", 0),
-                               "containers": sum(c.get("SizeRw") or 0 for c in df.get("Containers") or []),
-                               "volumes": sum((v.get("UsageData") or {}).get("Size", 0) or 0 for v in df.get("Volumes") or [])}
-            except OSError:
-                out["disk"] = {}
-            if st.get("disk"):
-                out["disk"].update(mounts.disk_usage(cfg.data_root))
+            out["daemon"].update(status_of.daemon_version(cfg.socket))
+            out.update(status_of.daemon_contents(cfg.socket), disk=status_of.disk(cfg.socket, st, cfg.data_root))
         return out
 
 
-class ExistingSandbox:
+class ExistingSandbox(_Handle):
     """A daemon somebody else runs (Docker Desktop, a system dockerd), given by DOCKER_HOST: a :class:`Backend`.
 
     Dockyard starts nothing here and has no seal, registry, cgroup or scratch folder of its own for it;
@@ -521,21 +489,10 @@ class ExistingSandbox:
             raise ConfigError("the 'existing' backend needs DOCKER_HOST",
                               "export DOCKER_HOST=unix:///var/run/docker.sock (or your daemon's address)")
         self._host = host
-        self._client = None
-
-    @property
-    def name(self) -> str:
-        return self.cfg.name
 
     @property
     def docker_host(self) -> str:
         return self._host
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = docker_client(self._host, self.name)
-        return self._client
 
     def running(self) -> bool:
         try:

@@ -146,7 +146,7 @@ def _build(home: Path, tdir: Path, images: tuple[str, ...], stream: IO | None = 
     try:
         bar.start(0)
         sb.up(progress=lambda _m: None, seed=False)
-        if sb.state.get("storage_driver") != "overlay2":
+        if sb.state.storage_driver != "overlay2":
             raise DockyardError("the template needs the overlay2 storage driver",
                                 "grading still works without it: each sandbox pulls its base images")
         if seeding:

@@ -142,7 +142,10 @@ def award(lab: str, *ids: str) -> float:
     select(spec, ids)  # unknown ids are a GraderError before anything runs
     session = _session(spec)
     with contextlib.redirect_stderr(io.StringIO()):  # stderr in a test cell means zero points to nbgrader
-        results = session.run(ids, progress=print)
+        try:
+            results = session.run(ids, progress=print)
+        except DockyardError as exc:  # the hand-in could not be copied (too large, say): its reason, no traceback
+            raise GraderError(f"{exc.problem} ({exc.fix})") from None
     _record(session)
     return points(results)
 

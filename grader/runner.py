@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import shutil
-import stat
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound
+from dockyard.safefs import copy_tree
 
 from .checks import base
 from .context import Context, OutsideSubmission
+from .inspector import HAND_IN_CAPS
 from .result import ERROR, FAILED, PASSED, CheckResult, Report
 from .spec import CheckSpec, Lab, load
 
@@ -27,6 +27,7 @@ MISSING_HINTS = {
     ImageNotFound: "build or pull it first (docker build -t NAME . / docker pull NAME), then check again",
     ContainerNotFound: "start it with docker run --name NAME ..., then check again (docker ps -a lists what exists)",
 }
+
 
 
 def run_check(ctx: Context, spec: CheckSpec, task: str | None = None) -> CheckResult:
@@ -92,46 +93,17 @@ def context_for(lab: Lab, client, *, sandbox=None, submission: str | Path | None
 def merged_submission(base: Path | None, submission: Path):
     """The starter files (if any) with the submission's files on top, in a temporary directory.
 
-    Only regular files, folders and symlinks that stay inside the copy are taken: the grader may
-    run with more rights than whoever wrote the hand-in, so a link to a file outside it, or a FIFO
-    that would block the copy, is left out."""
+    Only regular files, folders and symlinks that stay inside the copy are taken, never through a
+    link, within HAND_IN_CAPS (:func:`dockyard.safefs.copy_tree`): the grader may run with more
+    rights than whoever wrote the hand-in, and the hand-in's kernel may still be changing it."""
     if not submission.is_dir():
         raise DockyardError(f"submission {submission} is not a directory",
                             "pass the folder that holds the student's Dockerfile")
     tmp = Path(tempfile.mkdtemp(prefix="dockyard-submission-"))
     try:
-        if base is not None:
-            shutil.copytree(base, tmp, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
-        shutil.copytree(submission, tmp, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
-        _drop_escaping_links(tmp)
+        for tree in (base, submission):
+            if tree is not None:
+                copy_tree(tree, tmp, **HAND_IN_CAPS)
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _special_files(folder: str, names: list[str]) -> list[str]:
-    skip = []
-    for n in names:
-        try:
-            mode = os.lstat(os.path.join(folder, n)).st_mode
-        except OSError:
-            skip.append(n)
-            continue
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
-            skip.append(n)
-    return skip
-
-
-def _drop_escaping_links(root: Path) -> None:
-    real = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = Path(dirpath) / n
-            if p.is_symlink():
-                try:
-                    target = p.resolve(strict=True)
-                except (OSError, RuntimeError):  # dangling or a loop
-                    p.unlink()
-                    continue
-                if target != real and real not in target.parents:
-                    p.unlink()

@@ -97,9 +97,9 @@ def where() -> Table:
             ("data-root (images, containers, volumes)", info.get("DockerRootDir")),
             ("exec-root (runtime state, containerd socket)", str(box.cfg.exec_root)),
             ("storage driver", info.get("Driver")),
-            ("bridge and subnet", f"{st.get('bridge')} {st.get('subnet')}"),
+            ("bridge and subnet", f"{st.bridge} {st.subnet}"),
             ("cgroup parent of every container", f"{box.cgroup.parent_arg} ({info.get('CgroupVersion') and 'cgroup v' + info['CgroupVersion']})"),
-            ("registry mirror (base images)", st.get("mirror")),
+            ("registry mirror (base images)", st.mirror),
             ("your own registry (push here)", box.env().get("DOCKYARD_REGISTRY")),
             ("daemon log", str(box.cfg.log)),
         ]

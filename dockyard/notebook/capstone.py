@@ -17,19 +17,22 @@ from . import Table, sandbox, sh
 APPS = Path(__file__).resolve().parents[2] / "notebooks" / "capstone"
 CONTAINERS = ("capstone-api", "capstone-node")
 IMAGES = ("capstone-api:draft", "capstone-api:1", "capstone-node:1")
-# the outline's Python example, instruction for instruction (only the author's name differs)
-OUTLINE_DOCKERFILE = """\
-FROM ubuntu:18.04
-MAINTAINER Jane Doe
-RUN apt-get update -y && apt-get install -y   python3-pip python3-dev
-CMD [ "ufw allow 5000" ]
-COPY ./requirements.txt /app/requirements.txt
-WORKDIR /app
-RUN pip3 install -r requirements.txt
-COPY  ./myAPI.py /app
-ENTRYPOINT [ "python3" ]
-CMD [ "myAPI.py" ]
+# the outline's Python example, verbatim (trailing spaces included): the grader's tests review it as it stands
+OUTLINE_API = """\
+FROM ubuntu:18.04  
+MAINTAINER Adam Angell  
+RUN apt-get update -y && apt-get install -y   python3-pip python3-dev  
+CMD [ "ufw allow 5000" ]  
+COPY ./requirements.txt /app/requirements.txt  
+WORKDIR /app  
+RUN pip3 install -r requirements.txt  
+COPY  ./myAPI.py /app  
+ENTRYPOINT [ "python3" ]  
+CMD [ "myAPI.py" ]  
 """
+# what the lesson writes: the same instructions, mistakes and all, without trailing spaces and with a made-up author
+OUTLINE_DOCKERFILE = "".join(line.rstrip() + "\n" for line in OUTLINE_API.splitlines()).replace("Adam Angell",
+                                                                                               "Jane Doe")
 # no proxy, ever: every request of the lesson goes to 127.0.0.1
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

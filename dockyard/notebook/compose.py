@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from ..errors import DockyardError
 
@@ -39,6 +40,43 @@ def container_name(project: str, service: str, command: str, index: int = 1) -> 
     """The name Compose gives a service's container: ``proj_web_1`` (v1) or ``proj-web-1`` (v2)."""
     sep = "-" if command == "docker compose" else "_"
     return sep.join((project, service, str(index)))
+
+
+# lesson 10 runs lab 10's app: one copy, in the lab's starter, which the lesson copies into its own folder
+STARTER = Path(__file__).resolve().parents[2] / "labs" / "10-compose" / "starter"
+APP_FILES = ("db/Dockerfile", "db/db.py", "web/Dockerfile", "web/web.py")
+
+
+def _holds_app(folder: Path) -> bool:
+    try:
+        return all((folder / rel).is_file() for rel in APP_FILES)
+    except OSError:  # a folder hidden from the learner
+        return False
+
+
+def app_source(work: Path) -> Path:
+    """Where lab 10's app is read from: the checkout's ``labs/10-compose/starter/``, or, where the labs are hidden
+    from the learner (`dockyard lab` run by root), the learner's own copy of the lab, ``work/labs/10-compose/``."""
+    for folder in (STARTER, work / "labs" / "10-compose"):
+        if _holds_app(folder):
+            return folder
+    raise DockyardError(f"lab 10's app (countdb in db/, web in web/) is neither in {STARTER} "
+                        f"nor in {work / 'labs' / '10-compose'}",
+                        "restart dockyard lab: it copies each lab's starter files into your work folder")
+
+
+def copy_app(dest: Path, work: Path | None = None) -> list[str]:
+    """Copy lab 10's countdb (``db/``) and web (``web/``) into ``dest``, keeping any file already there (a learner's
+    edit); returns what was copied. ``work`` is the learner's work folder (default: the current folder)."""
+    source = app_source(Path.cwd() if work is None else work)
+    copied = []
+    for rel in APP_FILES:
+        target = dest / rel
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / rel, target)
+            copied.append(rel)
+    return copied
 
 
 try:

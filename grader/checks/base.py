@@ -59,6 +59,18 @@ def fail(message: str, *, hint: str | None = None, reason: str | None = None, **
     return Outcome(False, message, hint=hint, reason=reason or "failed", evidence=evidence)
 
 
+def read_text(ctx, path: str, cap: int) -> str:
+    """A file of the hand-in as text, at most ``cap`` bytes (``ctx.text``); a larger one ends the check as the
+    hand-in's failure, ``too_large``, never a read of it all."""
+    from dockyard.safefs import FileTooLarge
+
+    try:
+        return ctx.text(path, cap)
+    except FileTooLarge:
+        raise Failed(fail(f"{path} is more than {cap // 1024} KiB; a file that large is not read", reason="too_large",
+                          path=path, hint=f"hand in {path} itself: the grader reads at most {cap // 1024} KiB of it"))
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckType:
     name: str

@@ -175,8 +175,8 @@ def named_volume(ctx, project, service, destination):
                     "volumes:")
     vol = m.get("Name") or ""
     try:
-        labels = (ctx.client.api.inspect_volume(vol).get("Labels") or {})
-    except Exception:
+        labels = ctx.volume(vol).get("Labels") or {}
+    except DockyardError:
         labels = {}
     if labels.get(PROJECT_LABEL) != project or not labels.get(VOLUME_LABEL):
         anonymous = bool(re.fullmatch(r"[0-9a-f]{64}", vol))
@@ -401,8 +401,8 @@ def survives_restart(ctx, project, service, db, container_port, path="/", count=
                     hint="the app must answer through its published port first (see the check above)")
     dbc = find(ctx, project, db)
     try:
-        ctx.client.api.restart(dbc["Id"], timeout=5)
-    except Exception as exc:
+        ctx.restart(dbc["Id"], timeout=5)
+    except DockyardError as exc:
         return fail(f"the grader could not restart {_name(dbc)}: {exc}", reason="restart_failed",
                     hint="see docker-compose logs " + db)
     status = _wait_healthy(ctx, dbc["Id"])

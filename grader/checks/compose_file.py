@@ -6,10 +6,9 @@ MAX_FILE bytes, never handed to Compose in the grader's process, and quoted only
 
 from __future__ import annotations
 
-import os
-import stat
-
 import yaml
+
+from dockyard.safefs import FileTooLarge
 
 from .base import Failed, Param, check, fail, ok
 from .compose import SERVICE
@@ -29,16 +28,15 @@ def read_file(ctx, path: str = "") -> tuple[str, dict]:
     else:
         raise Failed(fail(f"no compose file: expected {' or '.join(names)} in the hand-in", reason="missing",
                           hint="write compose.yaml next to the notebook (File → New → Text File)"))
-    # at most MAX_FILE + 1 bytes of a regular file, opened without following a link or waiting on a FIFO
+    # at most MAX_FILE bytes of a regular file, opened without following a link or waiting on a FIFO
     # (the name may have been swapped since it was looked at)
-    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise Failed(fail(f"{name} is not a regular file", reason="missing", hint="hand in compose.yaml itself"))
-        data = fh.read(MAX_FILE + 1)
-    if len(data) > MAX_FILE:
+    try:
+        data = ctx.read(name, MAX_FILE)
+    except FileTooLarge:
         raise Failed(fail(f"{name} is more than {MAX_FILE} bytes; a compose file that large is not read",
-                          reason="too_large", hint="a compose file for two services is under 1 KiB"))
+                          reason="too_large", hint="a compose file for two services is under 1 KiB")) from None
+    except OSError:
+        raise Failed(fail(f"{name} is not a regular file", reason="missing", hint="hand in compose.yaml itself")) from None
     try:
         doc = yaml.safe_load(data.decode(errors="replace"))
     except RecursionError:

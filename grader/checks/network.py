@@ -18,7 +18,7 @@ import secrets
 import tarfile
 from pathlib import Path
 
-from dockyard.errors import ContainerNotFound, DockyardError, translate_docker_error
+from dockyard.errors import ContainerNotFound
 
 from .base import Failed, Param, check, fail, ok
 from .container import NAME, _cname, _inspect, _running
@@ -47,24 +47,7 @@ def _probe_rootfs() -> bytes:
 
 def probe_image(ctx) -> str:
     """The ID of the grader's own probe image in this sandbox, imported once per context."""
-    image_id = getattr(ctx, "_network_probe_image", None)
-    if image_id:
-        try:
-            ctx.client.api.inspect_image(image_id)
-            return image_id
-        except Exception:  # removed in the meantime (the learner's cells run between test cells)
-            pass
-    labels = " ".join(f'{k}="{v}"' for k, v in ctx.labels.items())
-    try:
-        answer = ctx.client.api.import_image_from_data(_probe_rootfs(), changes=[f"LABEL {labels}"])
-    except Exception as exc:
-        raise translate_docker_error(exc, "importing the grader's probe image") from exc
-    found = re.search(r"sha256:[0-9a-f]{64}", answer if isinstance(answer, str) else str(answer))
-    if not found:
-        raise DockyardError(f"the daemon did not say which image it imported: {str(answer)[:200]}")
-    ctx._network_probe_image = found.group(0)
-    ctx._created_images.append(found.group(0))
-    return found.group(0)
+    return ctx.imported("network probe", _probe_rootfs)
 
 
 # Each target once; what decides is nc's exit code and nc's own messages (its stderr, in a file of the probe's),
@@ -88,22 +71,7 @@ def probe(ctx, network_mode: str, targets: list[tuple[str, int]], path: str | No
     token = secrets.token_hex(8)
     env = {"TOKEN": token, **({"REQ": f"GET {path} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n"} if path else {})}
     cmd = ["/bin/busybox", "sh", "-c", script, "probe"] + [f"{h} {p}" for h, p in targets]
-    c = None
-    try:
-        c = ctx.client.containers.create(
-            probe_image(ctx), cmd, labels=ctx.labels, environment=env, network_mode=network_mode,
-            mem_limit=ctx.memory, memswap_limit=ctx.memory, pids_limit=ctx.pids, nano_cpus=int(ctx.cpus * 1e9))
-        ctx._created_containers.append(c.id)
-        c.start()
-        c.wait(timeout=PROBE_TIMEOUT)
-        out = c.logs(tail=len(targets) + 10).decode(errors="replace")
-    except DockyardError:
-        raise
-    except Exception as exc:
-        raise translate_docker_error(exc, f"probing from {network_mode}") from exc
-    finally:
-        if c is not None:
-            ctx._remove_container(c.id)
+    _code, out = ctx.run(probe_image(ctx), cmd, network_mode=network_mode, environment=env, timeout=PROBE_TIMEOUT)
     return parse_probe(out, token)
 
 
@@ -152,13 +120,10 @@ def _classified(answer: tuple, path: str | None) -> tuple[bool, str, str]:
 
 def _network(ctx, name: str) -> dict:
     try:
-        return ctx.client.api.inspect_network(name)
-    except Exception as exc:
-        err = translate_docker_error(exc, f"inspecting network {name}")
-        if isinstance(err, ContainerNotFound):  # dockerd's 404, whatever object it was about
-            raise Failed(fail(f"there is no network named {name}", reason="no_network",
-                              hint=f"create it: docker network create {name}")) from None
-        raise err from exc
+        return ctx.network(name)
+    except ContainerNotFound:  # dockerd's 404, whatever object it was about
+        raise Failed(fail(f"there is no network named {name}", reason="no_network",
+                          hint=f"create it: docker network create {name}")) from None
 
 
 def _is_address(host: str) -> bool:

@@ -21,32 +21,55 @@ def diagnose(answer, oom_kills: int, nb_path: Path, limits, pids_hits: int = 0, 
              full_disks=(), evidence: Path | None = None) -> tuple[str, str]:
     """What happened to a hand-in, in words a teacher can act on.
 
-    ``full_disks``: which of the hand-in's disks ("sandbox", "folder") were full when it ended.
-    """
+    ``full_disks``: which of the hand-in's disks ("sandbox", "folder") were full when it ended. The first of
+    these that applies says it: interrupted, timed out, out of memory, at the process cap, no notebook back,
+    then what its cells show."""
     if answer.interrupted:
         return "interrupted", "grading was interrupted (Ctrl-C); it will be graded on the next run"
-    forks = (f"; it also hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?)"
-             if pids_hits else "")
     if answer.timed_out:
         return "notebook-timeout", (f"timed out after {limits.notebook_timeout} s for the whole notebook; "
-                                    f"no grades were saved{forks}")
+                                    f"no grades were saved{forks_too(limits, pids_hits)}")
     if oom_kills:
-        where = problem_cells(nb_path, limits)
-        return "out-of-memory", (f"killed: out of memory (the notebook went over {limits.memory})"
-                                 + (f"; {where[0][1]}" if where else "; no grades were saved") + forks)
+        return out_of_memory(nb_path, limits, pids_hits)
     if pids_hits:
-        return "process-cap", (f"hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?); "
-                               + ("; ".join(m for _k, m in problem_cells(nb_path, limits))
-                                  or ("graded" if nb_path.exists() else "no grades were saved")))
-    ag = (answer.result or {}).get("autograde") or {}
+        return at_process_cap(nb_path, limits, pids_hits)
     if not nb_path.exists():
-        said = last_lines(ag.get("error") or ag.get("log") or "(no answer from the grading process)")
-        if full_disks or DISK_FULL.search(said):
-            return "disk-full", (f"{disk_full(limits, full_disks, said)}; no grades were saved. "
-                                 f"nbgrader said: {said}")
-        if "DeadKernelError" in said or "Kernel died" in said:
-            return "kernel-died", f"the notebook's kernel died; no grades were saved. nbgrader said: {said}"
-        return "failed", f"nbgrader autograde failed; no grades were saved. It said: {said}"
+        return no_notebook(answer, limits, full_disks)
+    return from_cells(nb_path, limits, full_disks, evidence)
+
+
+def forks_too(limits, pids_hits: int) -> str:
+    """The process cap, as an aside to a worse problem."""
+    return f"; it also hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?)" if pids_hits else ""
+
+
+def out_of_memory(nb_path: Path, limits, pids_hits: int) -> tuple[str, str]:
+    """The kernel's OOM killer ended something of the notebook's: where, when its cells say so."""
+    where = problem_cells(nb_path, limits)
+    return "out-of-memory", (f"killed: out of memory (the notebook went over {limits.memory})"
+                             + (f"; {where[0][1]}" if where else "; no grades were saved")
+                             + forks_too(limits, pids_hits))
+
+
+def at_process_cap(nb_path: Path, limits, pids_hits: int) -> tuple[str, str]:
+    then = "; ".join(m for _k, m in problem_cells(nb_path, limits)) or \
+        ("graded" if nb_path.exists() else "no grades were saved")
+    return "process-cap", f"hit the cap of {limits.pids} processes {pids_hits} times (a fork bomb?); {then}"
+
+
+def no_notebook(answer, limits, full_disks) -> tuple[str, str]:
+    """nbgrader gave no autograded notebook back: why, from what it said."""
+    ag = (answer.result or {}).get("autograde") or {}
+    said = last_lines(ag.get("error") or ag.get("log") or "(no answer from the grading process)")
+    if full_disks or DISK_FULL.search(said):
+        return "disk-full", f"{disk_full(limits, full_disks, said)}; no grades were saved. nbgrader said: {said}"
+    if "DeadKernelError" in said or "Kernel died" in said:
+        return "kernel-died", f"the notebook's kernel died; no grades were saved. nbgrader said: {said}"
+    return "failed", f"nbgrader autograde failed; no grades were saved. It said: {said}"
+
+
+def from_cells(nb_path: Path, limits, full_disks, evidence: Path | None) -> tuple[str, str]:
+    """The notebook came back: its cells' problems, and a full disk the checks' build logs show."""
     problems = problem_cells(nb_path, limits, full_disks)
     if not any(k == "disk-full" for k, _m in problems):
         log = _read(evidence)  # the checks' own build logs

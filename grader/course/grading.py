@@ -39,8 +39,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from dockyard import buildkit, mounts, procs
-from dockyard.config import home as dockyard_home, human_size, parse_size
+from dockyard import buildkit, mounts
+from dockyard.config import human_size, parse_size
 from dockyard.errors import DockyardError
 from dockyard.sandbox import stop_shared_if_idle
 
@@ -48,8 +48,9 @@ from . import gradebook
 from .diagnosis import EVIDENCE, OK, diagnose, last_lines, port_clash, write_evidence
 from .config import CELL_TIMEOUT, write_config
 from .isolation import KernelFence, Worker
-from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs, remove_tree
+from .kernel_user import KernelUser, Plan, code_dirs, copy_untrusted, masks, private_dirs
 from ..catalog import labs_root
+from .landing import TMP_PREFIX, discard, disks_dir, land, remove_run, remove_stale_runs
 from .layout import REPO, Course
 from .release import tool_env
 from .worker import kernelspec
@@ -93,6 +94,9 @@ class Outcome:
         return d
 
 
+MIN_DISK = 64 * 1024**2  # the smallest --disk a hand-in gets: a notebook and a few layers
+
+
 def fingerprint(folder: Path) -> str:
     """A hash of every file of a hand-in: a changed hand-in is graded again."""
     h = hashlib.sha256()
@@ -122,104 +126,164 @@ def grade_class(course: Course, lab: str, *, jobs: int = 2, force: bool = False,
     after the image template is built (the first grading on a machine), so a progress bar starts with the
     grading itself."""
     limits = limits or Limits()
+    check_gradable(course, lab, limits)
+    everyone = chosen_students(course, lab, students)
+    outcomes, todo = unchanged_and_todo(course, lab, everyone, force)
+    if not todo:
+        announce(plan, progress, len(everyone), 0, outcomes.values())
+        return [outcomes[s] for s in everyone]
+    stop = threading.Event()
+    run = GradingRun(course, lab, limits, stop, jobs=max(1, jobs))
+    try:
+        announce(plan, progress, len(everyone), len(todo), outcomes.values())
+        ClassGrading(course, run, stop, outcomes, progress).grade(todo)
+    finally:
+        run.close()
+    return [outcomes[s] for s in everyone if s in outcomes]
+
+
+def check_gradable(course: Course, lab: str, limits: Limits) -> None:
+    """Refuse, before anything starts, a disk too small for a sandbox and a lab that was never released."""
     if limits.disk and parse_size(limits.disk) < MIN_DISK:
         raise DockyardError(f"a disk of {limits.disk} is too small for a hand-in's sandbox",
                             f"give --disk {human_size(MIN_DISK)} or more (the default is {Limits.disk})")
     if not (course.release(lab) / f"{lab}.ipynb").exists():
         raise DockyardError(f"{lab} has not been released in {course.root}",
                             f"run: dockyard course release {lab} --course {course.root}")
+
+
+def chosen_students(course: Course, lab: str, students: list[str] | None) -> list[str]:
+    """Everyone with a hand-in of ``lab``, or only ``students`` (each of whom must have one), in course order."""
     everyone = course.students(lab)
-    if students:
-        missing = sorted(set(students) - set(everyone))
-        if missing:
-            raise DockyardError(f"no hand-in of {lab} from {', '.join(missing)}",
-                                f"hand-ins go in {course.submitted(lab)}/<student>/{lab}/")
-        everyone = [s for s in everyone if s in students]
+    if not students:
+        return everyone
+    missing = sorted(set(students) - set(everyone))
+    if missing:
+        raise DockyardError(f"no hand-in of {lab} from {', '.join(missing)}",
+                            f"hand-ins go in {course.submitted(lab)}/<student>/{lab}/")
+    return [s for s in everyone if s in students]
+
+
+def unchanged_and_todo(course: Course, lab: str, everyone: list[str],
+                       force: bool) -> tuple[dict[str, Outcome], list[tuple[str, str]]]:
+    """The outcomes of hand-ins graded, merged and unchanged since (skipped, unless ``force``), and the
+    (student, fingerprint) of every other hand-in: those to grade."""
     outcomes: dict[str, Outcome] = {}
     todo = []
     for student in everyone:
         fp = fingerprint(course.submitted(lab, student))
         prev = previous(course, lab, student)
-        if prev and prev.get("merged") and prev.get("fingerprint") == fp and not force:
-            outcomes[student] = Outcome(**{k: v for k, v in prev.items() if k in Outcome.__annotations__},
-                                        skipped=True)
+        if prev and is_unchanged(prev, fp) and not force:
+            outcomes[student] = skipped(prev)
         else:
             todo.append((student, fp))
+    return outcomes, todo
 
-    def planned() -> None:
-        if plan:
-            plan(len(everyone), len(todo))
-        for outcome in outcomes.values():
-            if progress:
-                progress(outcome)
 
-    if not todo:
-        planned()
-        return [outcomes[s] for s in everyone]
-    stop = threading.Event()
-    run = GradingRun(course, lab, limits, stop, jobs=max(1, jobs))
-    try:
-        planned()
-    except BaseException:
-        run.close()
-        raise
-    pool = cf.ThreadPoolExecutor(max_workers=run.jobs, thread_name_prefix="grade")
-    futures = [pool.submit(run.grade_one, s, fp) for s, fp in todo]
-    landed: set[int] = set()
-    alone: list[tuple[str, str]] = []  # hand-ins whose host ports collided with another's: graded again, alone
-    why: dict[str, str] = {}
+def is_unchanged(prev: dict, fp: str) -> bool:
+    """Its grades are in the gradebook and the hand-in has the files it had then."""
+    return bool(prev.get("merged")) and prev.get("fingerprint") == fp
 
-    def take(fut) -> None:
-        landed.add(id(fut))
-        outcome = fut.result()
-        if outcome.port_clash and run.jobs > 1:
-            discard(outcome)
-            alone.append((outcome.student, outcome.fingerprint))
-            why[outcome.student] = "its host ports collided with another hand-in's"
-            return
-        if outcome.status == "failed" and not outcome.cells and run.jobs > 1:
-            # nbgrader stopped before a single cell ran: not the hand-in's doing (its code never ran);
-            # once more, alone, so that a grade never depends on what ran beside it
-            discard(outcome)
-            alone.append((outcome.student, outcome.fingerprint))
-            why[outcome.student] = f"the first attempt failed before any cell ran: {outcome.message}"
-            return
-        land(course, outcome)
-        outcomes[outcome.student] = outcome
+
+def skipped(prev: dict) -> Outcome:
+    """A hand-in not graded again: its last outcome, from its status file."""
+    return Outcome(**{k: v for k, v in prev.items() if k in Outcome.__annotations__}, skipped=True)
+
+
+def announce(plan: Callable[[int, int], None] | None, progress: Callable[[Outcome], None] | None, total: int,
+             to_grade: int, skipped) -> None:
+    """What a progress bar learns first: the plan, then every skipped hand-in."""
+    if plan:
+        plan(total, to_grade)
+    for outcome in skipped:
         if progress:
             progress(outcome)
 
-    try:
-        for fut in cf.as_completed(futures):
-            take(fut)
-        # Every sandbox publishes ports on the same 127.0.0.1: two hand-ins that both ask for
-        # host port 8080 cannot run at once. Whoever lost that race is graded again with
-        # nothing else running, so a grade never depends on who was graded beside whom.
-        if alone:
-            run.wait_for_teardowns()  # the ports of sandboxes still coming down are not free yet
-        for student, fp in alone:
-            if stop.is_set():
+
+def retry_alone_because(outcome: Outcome, jobs: int) -> str | None:
+    """Why a hand-in graded beside others is graded again alone, or None when its outcome stands."""
+    if jobs <= 1:
+        return None
+    if outcome.port_clash:
+        return "its host ports collided with another hand-in's"
+    if outcome.status == "failed" and not outcome.cells:
+        # nbgrader stopped before a single cell ran: not the hand-in's doing (its code never ran);
+        # once more, alone, so that a grade never depends on what ran beside it
+        return f"the first attempt failed before any cell ran: {outcome.message}"
+    return None
+
+
+def graded_alone(outcome: Outcome, why: str) -> Outcome:
+    """A second attempt's outcome says why there was one."""
+    outcome.message += f" (graded again alone: {why})"
+    outcome.port_clash = False
+    return outcome
+
+
+class ClassGrading:
+    """One class's hand-ins: graded in parallel on ``run``'s workers, landed one at a time by the main thread
+    as they finish, those that need it graded again alone; on Ctrl-C or a crash, what finished is still landed."""
+
+    def __init__(self, course: Course, run: GradingRun, stop: threading.Event, outcomes: dict[str, Outcome],
+                 progress: Callable[[Outcome], None] | None):
+        self.course, self.run, self.stop, self.outcomes, self.progress = course, run, stop, outcomes, progress
+        self.landed: set[int] = set()  # the futures taken
+        self.alone: list[tuple[str, str, str]] = []  # (student, fingerprint, why) to grade again, alone
+
+    def grade(self, todo: list[tuple[str, str]]) -> None:
+        pool = cf.ThreadPoolExecutor(max_workers=self.run.jobs, thread_name_prefix="grade")
+        futures = [pool.submit(self.run.grade_one, s, fp) for s, fp in todo]
+        try:
+            for fut in cf.as_completed(futures):
+                self.take(fut)
+            self.grade_alone()
+        except BaseException:
+            self.save_finished(pool, futures)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def take(self, fut: cf.Future) -> None:
+        """A finished hand-in: landed, or put aside to be graded again alone."""
+        self.landed.add(id(fut))
+        outcome = fut.result()
+        why = retry_alone_because(outcome, self.run.jobs)
+        if why:
+            discard(outcome)
+            self.alone.append((outcome.student, outcome.fingerprint, why))
+            return
+        self.keep(outcome)
+
+    def keep(self, outcome: Outcome) -> None:
+        land(self.course, outcome)
+        self.outcomes[outcome.student] = outcome
+        if self.progress:
+            self.progress(outcome)
+
+    def grade_alone(self) -> None:
+        """Every sandbox publishes ports on the same 127.0.0.1: two hand-ins that both ask for host port 8080
+        cannot run at once. Whoever lost that race is graded again with nothing else running, so a grade never
+        depends on who was graded beside whom."""
+        if self.alone:
+            self.run.wait_for_teardowns()  # the ports of sandboxes still coming down are not free yet
+        for student, fp, why in self.alone:
+            if self.stop.is_set():
                 break
-            outcome = run.grade_one(student, fp)
-            outcome.message += f" (graded again alone: {why[student]})"
-            outcome.port_clash = False
-            land(course, outcome)
-            outcomes[student] = outcome
-            if progress:
-                progress(outcome)
-    except BaseException:
-        # Ctrl-C or a crash here: cancel what has not started, stop what runs, and still
-        # save every hand-in that finished meanwhile
-        stop.set()
+            self.keep(graded_alone(self.run.grade_one(student, fp), why))
+
+    def save_finished(self, pool: cf.ThreadPoolExecutor, futures: list[cf.Future]) -> None:
+        """Ctrl-C or a crash: cancel what has not started, stop what runs, and still land every hand-in that
+        finished meanwhile."""
+        self.stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        for fut in futures:
-            if id(fut) not in landed and fut.done() and not fut.cancelled() and fut.exception() is None:
-                take(fut)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        run.close()
-    return [outcomes[s] for s in everyone if s in outcomes]
+        for fut in finished_unlanded(futures, self.landed):
+            self.take(fut)
+
+
+def finished_unlanded(futures: list[cf.Future], landed: set[int]) -> list[cf.Future]:
+    """The futures that ended with an outcome and were not taken yet (not cancelled, not failed)."""
+    return [fut for fut in futures
+            if id(fut) not in landed and fut.done() and not fut.cancelled() and fut.exception() is None]
 
 
 class GradingRun:
@@ -229,11 +293,11 @@ class GradingRun:
         from dockyard import template
 
         self.course, self.lab, self.limits, self.stop, self.jobs = course, lab, limits, stop, jobs
-        _remove_stale_runs()
+        remove_stale_runs()
         self.tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
         (self.tmp / "owner.pid").write_text(str(os.getpid()))
         # the notebook folders' disk images: on the Dockyard home's disk, never in a /tmp that may be RAM
-        self.disks = _disks() / self.tmp.name
+        self.disks = disks_dir() / self.tmp.name
         self.local = threading.local()
         self.workers: list[Worker] = []
         self.lock = threading.Lock()
@@ -271,7 +335,7 @@ class GradingRun:
             if f.exception() is not None:
                 print(f"warning: a grading sandbox did not come down cleanly: {f.exception()}", file=sys.stderr)
         stop_shared_if_idle()
-        _remove_run(self.tmp)
+        remove_run(self.tmp)
 
     def _kernel_env(self, user: KernelUser, sb, folder: Path) -> dict:
         """What makes the hand-in's kernel its slot's uid, seeing its folder and its sandbox's socket only."""
@@ -286,177 +350,119 @@ class GradingRun:
         return {"DOCKYARD_KERNEL": plan.to_env(), "DOCKYARD_HOME": str(sb.cfg.home)}
 
     def grade_one(self, student: str, fp: str) -> Outcome:
-        from dockyard.sandbox import Sandbox
-
-        course, lab, limits = self.course, self.lab, self.limits
+        """One hand-in, start to end, in its own sandbox; whatever goes wrong is its outcome, never a raise."""
         t0 = time.monotonic()
-        name = sandbox_name(course, lab, student)
+        name = sandbox_name(self.course, self.lab, student)
         work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp))
-        out = Outcome(student, lab, "failed", "", sandbox=name, fingerprint=fp, workdir=work)
+        out = Outcome(student, self.lab, "failed", "", sandbox=name, fingerprint=fp, workdir=work)
         if self.stop.is_set():
             out.status, out.message = "interrupted", "grading was interrupted before this hand-in started"
             return out
-        priv = Course(work / "course")
-        sb = fence = None
-        disk = parse_size(limits.disk) if limits.disk else None
+        cleanup = contextlib.ExitStack()  # the fence closed, then the sandbox handed to the reaper
         try:
-            if disk:
-                # the notebook's folder, where a cell can write a 50 GB file with plain Python: its own
-                # disk; a little of it is kept for root, so nbgrader can still save the notebook
-                mounts.mount_disk(self.disks / f"{work.name}.img", disk, work, reserve=min(32 << 20, disk // 8),
-                                  options="nosuid,nodev")
-                work.chmod(0o700)  # as mkdtemp made it
-            write_config(priv.root)
-            shutil.copytree(course.source(lab), priv.source(lab))
-            # no links in a hand-in: nbgrader (root) would copy what they point at into the kernel's folder
-            copy_untrusted(course.submitted(lab, student), priv.submitted(lab, student))
-            gradebook.snapshot(course.db, priv.db)
-            # the seal lets containers bind the hand-in's own folder (nbgrader runs the notebook there) and
-            # nothing else: not the private course's source notebook, nor anything of the host
-            sb = Sandbox(name=name, disk=disk, workspace=(str(priv.autograded(student, lab)),))
-            if sb.cfg.dir.exists():  # left by a crashed run: its containers and disk must not carry over
-                sb.down(purge=True, keep_shared=True)
-            t = time.monotonic()
-            sb.up(progress=lambda _m: None, template=self.template)
-            out.timings["up"] = round(time.monotonic() - t, 2)
-            fence = KernelFence(f"dockyard-{name}-nb", parse_size(limits.memory), limits.pids)
-            evidence = work / "evidence.jsonl"  # written by the worker's own process, not by the kernel
-            env = sb.env()
-            # `docker build` in the hand-in's notebook: BuildKit, as in the learner's lab (dockyard.buildkit)
-            env.update(buildkit.lesson_env(sb.bin, self.worker_env.get("PATH")))
-            if fence.name:
-                env["DOCKYARD_FENCE_CGROUP"] = fence.name
-            worker = self.worker()
-            folder = priv.autograded(student, lab)
-            env.update(self._kernel_env(worker.user, sb, folder))
-            answer = worker.ask({"course": str(priv.root), "lab": lab, "student": student, "env": env,
-                                        "cell_timeout": limits.cell_timeout, "evidence": str(evidence)},
-                                       timeout=limits.notebook_timeout, fence=fence, stop=self.stop)
-            res = answer.result or {}
-            out.timings["autograde"] = res.get("autograde_seconds", answer.seconds)
-            if "feedback_seconds" in res:
-                out.timings["feedback"] = res["feedback_seconds"]
-            nb_path = folder / f"{lab}.ipynb"
-            fence.kill_all()  # nothing of the kernel's may change its folder while it is read back
-            worker.user.end_processes()
-            full = [where for where, path in (("sandbox", sb.cfg.data_root), ("folder", work))
-                    if disk and mounts.is_full(path)]
-            out.status, out.message = diagnose(answer, fence.oom_kills(), nb_path, limits, fence.pids_max_hits(),
-                                               full_disks=full, evidence=evidence)
-            out.port_clash = port_clash(nb_path)
-            if nb_path.exists() and out.status not in ("interrupted", "notebook-timeout"):
-                write_evidence(nb_path.parent / EVIDENCE, evidence, out, answer.seconds)
-                fb = res.get("feedback") or {}
-                if not fb.get("success") and out.status == OK:
-                    out.status, out.message = "failed", ("grades saved, but nbgrader generate_feedback failed: "
-                                                         + last_lines(fb.get("error") or fb.get("log") or ""))
-                out.merged = True  # the main thread merges it
-        except DockyardError as exc:
-            out.status, out.message = "failed", f"{exc.problem} ({exc.fix})"
+            self._grade(out, cleanup)
         except Exception as exc:  # one broken hand-in never stops the class
-            out.status, out.message = "failed", f"{exc.__class__.__name__}: {exc}"
+            out.status, out.message = "failed", failure_message(exc)
         finally:
-            if fence is not None:
-                fence.close()
-            if sb is not None:
-                self.reaped.append(self.reaper.submit(sb.down, purge=True, keep_shared=True))
+            cleanup.close()
             out.seconds = round(time.monotonic() - t0, 2)
         return out
 
+    def _grade(self, out: Outcome, cleanup: contextlib.ExitStack) -> None:
+        from dockyard.sandbox import Sandbox
 
-def discard(out: Outcome) -> None:
-    if out.workdir is not None:
-        remove_work(out.workdir)
+        priv = self._private_course(out)
+        folder = priv.autograded(out.student, self.lab)
+        # the seal lets containers bind the hand-in's own folder (nbgrader runs the notebook there) and
+        # nothing else: not the private course's source notebook, nor anything of the host
+        sb = Sandbox(name=out.sandbox, disk=self._disk(), workspace=(str(folder),))
+        cleanup.callback(self._reap, sb)
+        self._bring_up(sb, out)
+        fence = KernelFence(f"dockyard-{out.sandbox}-nb", parse_size(self.limits.memory), self.limits.pids)
+        cleanup.callback(fence.close)
+        evidence = out.workdir / "evidence.jsonl"  # written by the worker's own process, not by the kernel
+        answer, worker = self._autograde(priv, out.student, sb, fence, evidence)
+        record_timings(out, answer)
+        fence.kill_all()  # nothing of the kernel's may change its folder while it is read back
+        worker.user.end_processes()
+        nb_path = folder / f"{self.lab}.ipynb"
+        out.status, out.message = diagnose(answer, fence.oom_kills(), nb_path, self.limits, fence.pids_max_hits(),
+                                           full_disks=self._full_disks(sb, out.workdir), evidence=evidence)
+        out.port_clash = port_clash(nb_path)
+        if nb_path.exists() and out.status not in ("interrupted", "notebook-timeout"):
+            write_evidence(nb_path.parent / EVIDENCE, evidence, out, answer.seconds)
+            note_feedback(out, (answer.result or {}).get("feedback") or {})
+            out.merged = True  # the main thread merges it
 
+    def _disk(self) -> int | None:
+        return parse_size(self.limits.disk) if self.limits.disk else None
 
-TMP_PREFIX = "dockyard-grade-"
-MIN_DISK = 64 * 1024**2
+    def _private_course(self, out: Outcome) -> Course:
+        """The hand-in's own nbgrader course in its work folder (on its own disk when there is a cap): config,
+        the lab's source, the hand-in and a snapshot of the gradebook."""
+        course, lab, work, disk = self.course, self.lab, out.workdir, self._disk()
+        if disk:
+            # the notebook's folder, where a cell can write a 50 GB file with plain Python: its own
+            # disk; a little of it is kept for root, so nbgrader can still save the notebook
+            mounts.mount_disk(self.disks / f"{work.name}.img", disk, work, reserve=min(32 << 20, disk // 8),
+                              options="nosuid,nodev")
+            work.chmod(0o700)  # as mkdtemp made it
+        priv = Course(work / "course")
+        write_config(priv.root)
+        shutil.copytree(course.source(lab), priv.source(lab))
+        # no links in a hand-in: nbgrader (root) would copy what they point at into the kernel's folder
+        copy_untrusted(course.submitted(lab, out.student), priv.submitted(lab, out.student))
+        gradebook.snapshot(course.db, priv.db)
+        return priv
 
+    def _bring_up(self, sb, out: Outcome) -> None:
+        if sb.cfg.dir.exists():  # left by a crashed run: its containers and disk must not carry over
+            sb.down(purge=True, keep_shared=True)
+        t = time.monotonic()
+        sb.up(progress=lambda _m: None, template=self.template)
+        out.timings["up"] = round(time.monotonic() - t, 2)
 
-def _disks() -> Path:
-    return dockyard_home() / ".grade-disks"  # not a sandbox name (no dots in those)
+    def _autograde(self, priv: Course, student: str, sb, fence: KernelFence, evidence: Path):
+        """nbgrader autograde and feedback by this thread's warm worker, the kernel fenced; (answer, worker)."""
+        env = sb.env()
+        # `docker build` in the hand-in's notebook: BuildKit, as in the learner's lab (dockyard.buildkit)
+        env.update(buildkit.lesson_env(sb.bin, self.worker_env.get("PATH")))
+        if fence.name:
+            env["DOCKYARD_FENCE_CGROUP"] = fence.name
+        worker = self.worker()
+        env.update(self._kernel_env(worker.user, sb, priv.autograded(student, self.lab)))
+        answer = worker.ask({"course": str(priv.root), "lab": self.lab, "student": student, "env": env,
+                             "cell_timeout": self.limits.cell_timeout, "evidence": str(evidence)},
+                            timeout=self.limits.notebook_timeout, fence=fence, stop=self.stop)
+        return answer, worker
 
+    def _full_disks(self, sb, work: Path) -> list[str]:
+        """Which of the hand-in's own disks were full when it ended."""
+        if not self._disk():
+            return []
+        return [where for where, path in (("sandbox", sb.cfg.data_root), ("folder", work)) if mounts.is_full(path)]
 
-def remove_work(work: Path) -> None:
-    """A hand-in's folder and, when it has one, its disk: unmounted, loop device detached, image deleted."""
-    mounts.remove_disk(_disks() / work.parent.name / f"{work.name}.img", work)
-    shutil.rmtree(work, ignore_errors=True)
-
-
-def _remove_run(tmp: Path) -> None:
-    for point in mounts.mounted_under(tmp):
-        mounts.remove_disk(_disks() / tmp.name / f"{Path(point).name}.img", Path(point))
-    disks = _disks() / tmp.name
-    for image in disks.glob("*.img") if disks.is_dir() else ():
-        mounts.remove_disk(image)
-    shutil.rmtree(disks, ignore_errors=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _remove_stale_runs() -> None:
-    """What a grading run killed before its clean-up (SIGKILL, a power cut) left: mounts, loop devices, images."""
-    owners = {tmp.name: tmp for tmp in Path(tempfile.gettempdir()).glob(TMP_PREFIX + "*")}
-    if _disks().is_dir():
-        owners.update({d.name: Path(tempfile.gettempdir()) / d.name for d in _disks().iterdir() if d.name not in owners})
-    for tmp in owners.values():
-        if tmp.exists():
-            try:
-                pid = int((tmp / "owner.pid").read_text())
-            except (OSError, ValueError):
-                continue  # a run starting right now, or one of a Dockyard that made no disks
-            if procs.alive(pid):
-                continue
-            _purge_sandboxes(tmp)
-        _remove_run(tmp)
-
-
-def _purge_sandboxes(tmp: Path) -> None:
-    """The hand-ins' sandboxes a dead run left (their dockerd outlives it): each work folder is <sandbox>-*."""
-    from dockyard.sandbox import Sandbox
-
-    for work in tmp.glob("g*-*"):
-        sb = Sandbox(name=work.name.split("-", 1)[0])
-        if sb.cfg.dir.exists():
-            with contextlib.suppress(DockyardError):
-                sb.down(purge=True, keep_shared=True)
-
-
-def land(course: Course, out: Outcome) -> None:
-    """Main thread only: copy the worker's files into the course, merge grades, write the status file."""
-    work = out.workdir
-    try:
-        if out.merged and work is not None:
-            priv = Course(work / "course")
-            src = priv.autograded(out.student, out.lab)
-            dest = course.autograded(out.student, out.lab)
-            _replace_tree(src, dest)
-            fb = priv.feedback(out.student, out.lab)
-            if fb.is_dir():
-                _replace_tree(fb, course.feedback(out.student, out.lab))
-            out.cells = gradebook.merge(priv.db, course.db, out.lab, out.student)
-            out.score = round(sum(s or 0 for s, _m in out.cells.values()), 3)
-            out.max_score = round(sum(m for _s, m in out.cells.values()), 3)
-    except Exception as exc:
-        out.merged = False
-        out.status, out.message = "failed", f"could not save the grades: {exc.__class__.__name__}: {exc}"
-    finally:
-        if out.status != "interrupted":
-            target = course.status_file(out.lab, out.student)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(json.dumps(out.to_json(), indent=1, default=str))
-            tmp.replace(target)  # atomic: a crash leaves the old status or the new, never half
-        if work is not None:
-            remove_work(work)
+    def _reap(self, sb) -> None:
+        self.reaped.append(self.reaper.submit(sb.down, purge=True, keep_shared=True))
 
 
-def _replace_tree(src: Path, dest: Path) -> None:
-    """``dest`` becomes a copy of ``src``, a folder the kernel wrote in: regular files and folders only,
-    never a link followed (one to /etc/shadow stays out), nor a file over KEPT_FILE_MAX."""
-    if os.path.lexists(dest):
-        remove_tree(dest)  # nbgrader makes autograded files read-only; no link in it is followed
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    copy_untrusted(src, dest, max_file=KEPT_FILE_MAX)
+def record_timings(out: Outcome, answer) -> None:
+    """Seconds of autograde (the worker's own count, else the whole answer's) and of feedback, when it ran."""
+    res = answer.result or {}
+    out.timings["autograde"] = res.get("autograde_seconds", answer.seconds)
+    if "feedback_seconds" in res:
+        out.timings["feedback"] = res["feedback_seconds"]
 
 
-KEPT_FILE_MAX = 64 * 1024**2  # what a cell wrote past this, the course does not keep (a disk-filling hand-in)
+def note_feedback(out: Outcome, fb: dict) -> None:
+    """A graded hand-in whose feedback nbgrader could not write is not ok: its grades still count."""
+    if not fb.get("success") and out.status == OK:
+        out.status, out.message = "failed", ("grades saved, but nbgrader generate_feedback failed: "
+                                             + last_lines(fb.get("error") or fb.get("log") or ""))
+
+
+def failure_message(exc: Exception) -> str:
+    """A hand-in's grading that raised, in a teacher's words: ours carry their fix, others their type."""
+    if isinstance(exc, DockyardError):
+        return f"{exc.problem} ({exc.fix})"
+    return f"{exc.__class__.__name__}: {exc}"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError
 
-from . import grading
+from . import grading, landing
 from .grading import Limits, Outcome, fingerprint, previous
 from .kernel_user import copy_untrusted
 from .layout import Course, lab_dir
@@ -83,7 +83,7 @@ def grade_index(course: Course, lab: str, index: int, *, limits: Limits | None =
         if out.status == "failed" and not out.cells and not out.merged and retries_left > 0:
             # nbgrader stopped before a single cell ran: not the hand-in's doing; Kubernetes
             # gives this index a fresh pod (dockyard grade grades it again alone)
-            grading.discard(out)
+            landing.discard(out)
             return out, RETRY_EXIT
         _keep(course, out)
         return out, 0
@@ -104,10 +104,10 @@ def _keep(course: Course, out: Outcome) -> None:
             dest.root.mkdir(parents=True)
             # what the kernel wrote: regular files only, no link followed, nothing huge
             copy_untrusted(priv.autograded(out.student, out.lab), dest.autograded(out.student, out.lab),
-                           max_file=grading.KEPT_FILE_MAX)
+                           max_file=landing.KEPT_FILE_MAX)
             fb = priv.feedback(out.student, out.lab)
             if fb.is_dir():  # nbgrader copies the hand-in's files beside the HTML: no link followed there either
-                copy_untrusted(fb, dest.feedback(out.student, out.lab), max_file=grading.KEPT_FILE_MAX)
+                copy_untrusted(fb, dest.feedback(out.student, out.lab), max_file=landing.KEPT_FILE_MAX)
             shutil.copy2(priv.db, dest.db)
         else:
             tmp.mkdir()
@@ -120,7 +120,7 @@ def _keep(course: Course, out: Outcome) -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if work is not None:
-            grading.remove_work(work)
+            landing.remove_work(work)
 
 
 def load_pending(path: Path) -> Outcome:
@@ -148,13 +148,13 @@ def merge(course: Course, lab: str, *, wait: float = 0, poll: float = 5.0) -> li
     landed = []
     for path in sorted(p for p in pending.iterdir() if (p / OUTCOME).exists()) if pending.is_dir() else ():
         out = load_pending(path)
-        grading.land(course, out)  # copies, merges the grades, writes the status file, removes ``path``
+        landing.land(course, out)  # copies, merges the grades, writes the status file, removes ``path``
         landed.append(out)
     if wait:
         for student in waiting_for(course, lab):
             out = Outcome(student, lab, "failed", f"no result from its grading pod within {wait:g} s of the merge",
                           fingerprint=fingerprint(course.submitted(lab, student)))
-            grading.land(course, out)
+            landing.land(course, out)
             landed.append(out)
     return landed
 

@@ -32,6 +32,8 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import DeduplicateIds, Execute
 from traitlets import Unicode
 
+from dockyard.errors import DockyardError
+
 from . import labnb
 
 GRADER_ERROR = "GraderError"
@@ -138,6 +140,8 @@ class TrustedExecute(Execute):
                 total += points(results)  # GraderError when a check could not run
         except GraderError as exc:
             return outputs(lines, None, str(exc))
+        except DockyardError as exc:  # the hand-in could not be copied (too large, say): its reason and fix
+            return outputs(lines, None, f"{exc.problem} ({exc.fix})")
         except Exception as exc:  # the grader's own failure is never the student's zero in silence
             return outputs(lines, None, f"the checks could not run ({exc.__class__.__name__}: {exc})")
         return outputs(lines, round(total, 3), None)
@@ -152,7 +156,6 @@ class TrustedExecute(Execute):
         if isinstance(lab, Exception):
             raise lab
         if self._sandbox is None:
-            from dockyard.errors import DockyardError
             from dockyard.notebook import sandbox
 
             try:

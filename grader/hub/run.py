@@ -153,7 +153,7 @@ def clear(hub: HubDir, progress=print) -> list[str]:
                     os.kill(pid, signal.SIGKILL)
             fence.remove()
             done.append(f"cgroup {fence.name} ({member.name})")
-        if box.cfg.dir.exists() and (box.running() or box.state.get("running")):
+        if box.cfg.dir.exists() and (box.running() or box.state.running):
             box.down()
             done.append(f"sandbox {box.name} ({member.name})")
     for p in done:

@@ -81,13 +81,13 @@ def test_published_port_answers_on_loopback_only(docker_client, tracked):
 
 def test_no_route_out_of_the_machine(sandbox):
     st = sandbox.state
-    assert network.forwarding(st["bridge"]) is False, "the kernel must not forward packets from the bridge"
+    assert network.forwarding(st.bridge) is False, "the kernel must not forward packets from the bridge"
     args = procs.cmdline(sandbox.daemon_pid())
     for flag in ("--iptables=false", "--ip-masq=false", "--ip-forward=false", "--ip=127.0.0.1"):
         assert flag in args
     if os.path.exists("/usr/sbin/iptables"):
         nat = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True).stdout
-        assert st["subnet"] not in nat, f"a NAT rule mentions the sandbox subnet:\n{nat}"
+        assert st.subnet not in nat, f"a NAT rule mentions the sandbox subnet:\n{nat}"
 
 
 def test_docker_run_prints_no_false_forwarding_warning(sandbox):
@@ -100,7 +100,7 @@ def test_docker_run_prints_no_false_forwarding_warning(sandbox):
     # the host's switch is untouched, and the view is dockerd's alone
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == before
     assert not any("ip_forward" in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
-    assert network.forwarding(sandbox.state["bridge"]) is False
+    assert network.forwarding(sandbox.state.bridge) is False
 
 
 def test_container_over_its_memory_cap_is_oom_killed(docker_client, tracked):
@@ -217,8 +217,8 @@ def test_reset_removes_what_the_learner_made_and_keeps_base_images(fresh_sandbox
 def test_two_sandboxes_do_not_see_each_other(sandbox, fresh_sandbox, tracked):
     c = sandbox.client.containers.run("busybox", ["sleep", "60"], detach=True, name="only-in-first")
     tracked["containers"].append(c.id)
-    assert sandbox.state["bridge"] != fresh_sandbox.state["bridge"]
-    assert sandbox.state["subnet"] != fresh_sandbox.state["subnet"]
+    assert sandbox.state.bridge != fresh_sandbox.state.bridge
+    assert sandbox.state.subnet != fresh_sandbox.state.subnet
     assert [x.name for x in fresh_sandbox.client.containers.list(all=True)] == []
     assert "only-in-first" in [x.name for x in sandbox.client.containers.list()]
 
@@ -319,7 +319,7 @@ def test_down_after_a_crash_still_removes_the_learners_network_bridges():
     with make_sandbox() as box:
         net = box.client.networks.create("crashnet")
         bridge = "br-" + net.id[:12]
-        pool = box.state["address_pool"]
+        pool = box.state.address_pool
         assert network.bridges_in(pool) == [bridge], "user networks come from the sandbox's own pool"
         os.kill(box.daemon_pid(), signal.SIGKILL)
     assert not network.link_exists(bridge)

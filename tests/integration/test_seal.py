@@ -121,7 +121,7 @@ def test_cli_other_refusals(box, peer, tmp_path):
     assert_refused(cli(box, "network", "create", "-o", "com.docker.network.bridge.name=eth9", "n1"), box,
                    "com.docker.network.bridge.name")
     assert_refused(cli(box, "network", "create", "--subnet", "192.168.0.0/16", "n2"), box,
-                   f"address pool {box.state['address_pool']}")
+                   f"address pool {box.state.address_pool}")
     assert_refused(cli(box, "swarm", "init", "--advertise-addr", "127.0.0.1"), box, "docker swarm init")
     assert_refused(cli(box, "import", "http://127.0.0.1:9/rootfs.tar"), box, "docker import http://")
     assert box.client.volumes.list(filters={"name": "hostetc"}) == []

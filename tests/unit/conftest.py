@@ -140,10 +140,24 @@ DOCKER_INFO = {"Containers": 3, "ContainersRunning": 1, "Images": 4}
 
 
 @pytest.fixture
-def docker_api():
-    """``docker_api(sock_path, extra_routes)`` serves /_ping, /version and /info on a unix socket."""
+def serving():
+    """``serving(server)``: the server answers on a thread of its own until the test ends, then is closed."""
     servers = []
 
+    def serve(srv):
+        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(srv)
+        return srv
+
+    yield serve
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def docker_api(serving):
+    """``docker_api(sock_path, extra_routes)`` serves /_ping, /version and /info on a unix socket."""
     def start(sock: Path, extra: dict | None = None) -> Path:
         routes = {
             "/_ping": ("text/plain; charset=utf-8", b"OK"),
@@ -154,15 +168,10 @@ def docker_api():
             routes[path] = ("application/json", json.dumps(value).encode())
         handler = type("Handler", (_Handler,), {"routes": routes})
         sock.parent.mkdir(parents=True, exist_ok=True)
-        srv = _UnixHTTPServer(str(sock), handler)
-        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(srv)
+        serving(_UnixHTTPServer(str(sock), handler))
         return sock
 
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+    return start
 
 
 # --- a fake distribution (v2) registry on 127.0.0.1 --------------------------------------
@@ -178,13 +187,28 @@ MANIFEST_DIGEST = "sha256:" + "ab" * 32
 
 
 class FakeRegistry(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    manifest, manifest_digest, image_config = MANIFEST, MANIFEST_DIGEST, IMAGE_CONFIG
+    """A registry's read API on 127.0.0.1: ``repos`` (name -> tags), every tag with the same ``manifest``, whose
+    config blob is ``image_config``; ``tamper`` serves that blob a byte longer than its digest says."""
 
-    def __init__(self):
+    daemon_threads = True
+
+    def __init__(self, repos: dict | None = None, manifest: dict = MANIFEST, manifest_digest: str = MANIFEST_DIGEST,
+                 image_config: dict = IMAGE_CONFIG, tamper: bool = False):
         super().__init__(("127.0.0.1", 0), _RegistryHandler)
-        self.repos = {"library/busybox": ["latest"], "library/python": ["3.11-slim"], "class1/web": []}
+        self.repos = repos if repos is not None else {
+            "library/busybox": ["latest"], "library/python": ["3.11-slim"], "class1/web": []}
+        self.manifest, self.manifest_digest, self.image_config = manifest, manifest_digest, image_config
+        self.tamper = tamper
         self.requests: list[tuple[str, dict]] = []
+
+    @staticmethod
+    def body(obj) -> bytes:
+        """The bytes it answers ``obj`` with (a digest is the sha256 of these)."""
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    def config_blob(self) -> bytes:
+        """The image config's bytes as served: one byte more than its digest says when ``tamper``."""
+        return self.body(self.image_config) + (b" " if self.tamper else b"")
 
     @property
     def port(self) -> int:
@@ -195,26 +219,27 @@ class _RegistryHandler(http.server.BaseHTTPRequestHandler):
     server: FakeRegistry
 
     def do_GET(self):  # noqa: N802
-        self.server.requests.append((self.path, dict(self.headers)))
-        repos = self.server.repos
+        s = self.server
+        s.requests.append((self.path, dict(self.headers)))
         if self.path == "/v2/":
             return self._json({})
         if self.path.startswith("/v2/_catalog"):
-            return self._json({"repositories": sorted(repos)})
+            return self._json({"repositories": sorted(s.repos)})
         m = re.fullmatch(r"/v2/(.+)/tags/list", self.path)
-        if m and m.group(1) in repos:
-            return self._json({"name": m.group(1), "tags": repos[m.group(1)] or None})
+        if m and m.group(1) in s.repos:
+            return self._json({"name": m.group(1), "tags": s.repos[m.group(1)] or None})
         m = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", self.path)
-        if m and m.group(2) in repos.get(m.group(1), []):
-            return self._json(MANIFEST, {"Docker-Content-Digest": MANIFEST_DIGEST},
-                              ctype=MANIFEST["mediaType"])
+        if m and m.group(2) in s.repos.get(m.group(1), []):
+            return self._json(s.manifest, {"Docker-Content-Digest": s.manifest_digest}, ctype=s.manifest["mediaType"])
         m = re.fullmatch(r"/v2/(.+)/blobs/(sha256:\w+)", self.path)
-        if m and m.group(1) in repos and m.group(2) == MANIFEST["config"]["digest"]:
-            return self._json(IMAGE_CONFIG, ctype="application/octet-stream")
+        if m and m.group(1) in s.repos and m.group(2) == s.manifest["config"]["digest"]:
+            return self._send(s.config_blob(), "application/octet-stream")
         self._json({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known"}]}, status=404)
 
     def _json(self, obj, headers=None, ctype="application/json", status=200):
-        body = json.dumps(obj).encode()
+        self._send(self.server.body(obj), ctype, headers, status)
+
+    def _send(self, body: bytes, ctype: str, headers=None, status=200):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -228,9 +253,11 @@ class _RegistryHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake_registry():
-    srv = FakeRegistry()
-    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+def fake_registries(serving):
+    """start(**kw): a FakeRegistry(**kw) serving until the test ends."""
+    return lambda **kw: serving(FakeRegistry(**kw))
+
+
+@pytest.fixture
+def fake_registry(fake_registries) -> FakeRegistry:
+    return fake_registries()

@@ -295,7 +295,7 @@ def test_one_reader_says_unlimited_one_way_for_v1_and_v2():
 
 # --- BuildKit's RUN steps: <parent>/buildkit/<id> -------------------------------------------------
 
-def test_cap_builds_v1_caps_memory_and_swap_in_the_right_order_and_gives_the_old_caps_back(tmp_path):
+def test_builds_capped_v1_caps_memory_and_swap_in_the_right_order_and_gives_the_old_text_back(tmp_path):
     c = cg(v1_tree(tmp_path / "cg"))
     c.create(memory=1024 * MiB, pids=64, cpus=1)
     builds = tmp_path / "cg" / "memory" / NAME / "buildkit"
@@ -315,35 +315,182 @@ def test_cap_builds_v1_caps_memory_and_swap_in_the_right_order_and_gives_the_old
 
     Path.write_text = spy
     try:
-        before = c.cap_builds(512 * MiB, cpu_shares=512)
-        lowered, order[:] = list(order), []
-        c.cap_builds(None)
+        with c.builds_capped(512 * MiB, cpu_shares=512):
+            lowered, order[:] = list(order), []
+            assert (builds / "memory.limit_in_bytes").read_text() == str(512 * MiB)
+            assert (tmp_path / "cg" / "cpu" / NAME / "buildkit" / "cpu.shares").read_text() == "512"
     finally:
         Path.write_text = real
-    assert before == {"memory": None, "cpu_shares": None}
     assert lowered == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]  # memsw never below the limit
     assert order == ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]
-    assert (builds / "memory.limit_in_bytes").read_text() == "-1"
+    assert (builds / "memory.limit_in_bytes").read_text() == unlimited
     assert (tmp_path / "cg" / "cpu" / NAME / "buildkit" / "cpu.shares").read_text() == "1024"
 
 
-def test_cap_builds_v1_reports_the_cap_it_replaces(tmp_path):
-    c = cg(v1_tree(tmp_path / "cg"))
-    c.create(memory=1024 * MiB, pids=64, cpus=1)
-    c.cap_builds(256 * MiB, cpu_shares=512)
-    assert (tmp_path / "cg" / "memory" / NAME / "buildkit" / "memory.limit_in_bytes").read_text() == str(256 * MiB)
-    assert c.cap_builds(None) == {"memory": 256 * MiB, "cpu_shares": 512}
-
-
-def test_cap_builds_v2_writes_memory_max_swap_and_weight(tmp_path):
+def test_builds_capped_v2_writes_memory_max_swap_and_weight(tmp_path):
     c = cg(v2_tree(tmp_path / "cg"))
     c.create(memory=1024 * MiB, pids=64, cpus=1)
     builds = tmp_path / "cg" / NAME / "buildkit"
     builds.mkdir()
     for name, value in (("memory.max", "max"), ("memory.swap.max", "max"), ("cpu.weight", "100")):
         (builds / name).write_text(value)
-    assert c.cap_builds(512 * MiB, cpu_shares=512) == {"memory": None, "cpu_shares": None}
-    assert (builds / "memory.max").read_text() == str(512 * MiB) and (builds / "memory.swap.max").read_text() == "0"
-    assert (builds / "cpu.weight").read_text() == "20"  # 512 shares, as runc converts them
-    assert c.cap_builds(None) == {"memory": 512 * MiB, "cpu_shares": 500}  # 512 → weight 20 → 500: close enough
-    assert (builds / "memory.max").read_text() == "max" and (builds / "cpu.weight").read_text() == "100"
+    with c.builds_capped(512 * MiB, cpu_shares=512):
+        assert (builds / "memory.max").read_text() == str(512 * MiB)
+        assert (builds / "memory.swap.max").read_text() == "0"
+        assert (builds / "cpu.weight").read_text() == "20"  # 512 shares, as runc converts them
+    assert [(builds / n).read_text() for n in ("memory.max", "memory.swap.max", "cpu.weight")] == ["max", "max", "100"]
+
+
+# --- builds_capped: the caps of one build, and the files' own text given back after it ------------
+
+def v1_builds(root: Path, limit: str, memsw: str, shares: str) -> tuple[Path, Path]:
+    """A v1 sandbox whose ``buildkit`` cgroups hold these caps (the text as the kernel shows it)."""
+    memory, cpu = root / "memory" / NAME / "buildkit", root / "cpu" / NAME / "buildkit"
+    for d in (memory, cpu):
+        d.mkdir(parents=True)
+    (memory / "memory.limit_in_bytes").write_text(limit)
+    (memory / "memory.memsw.limit_in_bytes").write_text(memsw)
+    (cpu / "cpu.shares").write_text(shares)
+    return memory, cpu
+
+
+def v2_builds(root: Path, memory: str, swap: str, weight: str) -> Path:
+    d = root / NAME / "buildkit"
+    d.mkdir(parents=True)
+    for name, text in (("memory.max", memory), ("memory.swap.max", swap), ("cpu.weight", weight)):
+        (d / name).write_text(text)
+    return d
+
+
+def texts(*dirs: Path) -> dict:
+    return {f"{d.name}/{f.name}": f.read_text() for d in dirs for f in sorted(d.iterdir())}
+
+
+@pytest.fixture
+def v1_kernel(monkeypatch):
+    """Writes to v1 memory limits as the kernel takes them: a memsw limit below the memory limit is refused
+    (EINVAL), whichever of the two is written; so is a memory limit below ``in_use[0]`` bytes (EBUSY).
+    Records the order of the memory writes."""
+    real, order, in_use = Path.write_text, [], [0]
+
+    def write(self, text, *a, **kw):
+        if self.name in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+            now = {n: (self.with_name(n).read_text() if self.with_name(n).exists() else "-1")
+                   for n in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")}
+            now[self.name] = text
+            limit, memsw = (cgroups._bytes(now[n].strip())
+                            for n in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"))
+            if memsw < limit:
+                raise OSError(errno.EINVAL, "Invalid argument")
+            if self.name == "memory.limit_in_bytes" and limit < in_use[0]:
+                raise OSError(errno.EBUSY, "Device or resource busy")
+            order.append((self.name, text.strip()))
+        return real(self, text, *a, **kw)
+
+    monkeypatch.setattr(Path, "write_text", write)
+    return order, in_use
+
+
+def test_builds_capped_v2_caps_then_gives_back_the_exact_text_of_every_file(tmp_path):
+    c = cg(v2_tree(tmp_path / "cg"))
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    d = v2_builds(tmp_path / "cg", "805306368\n", "1048576\n", "37\n")  # weight 37 → shares → 36: the old drift
+    before = texts(d)
+    with c.builds_capped(512 * MiB, cpu_shares=512):
+        assert texts(d) == {"buildkit/cpu.weight": "20", "buildkit/memory.max": str(512 * MiB),
+                            "buildkit/memory.swap.max": "0"}
+    assert texts(d) == before
+
+
+def test_builds_capped_v2_restores_exactly_after_a_failing_build(tmp_path):
+    c = cg(v2_tree(tmp_path / "cg"))
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    d = v2_builds(tmp_path / "cg", "max\n", "max\n", "100\n")
+    with pytest.raises(RuntimeError, match="the build failed"):
+        with c.builds_capped(256 * MiB):
+            raise RuntimeError("the build failed")
+    assert texts(d) == {"buildkit/cpu.weight": "100\n", "buildkit/memory.max": "max\n",
+                        "buildkit/memory.swap.max": "max\n"}
+
+
+def test_builds_capped_v2_writes_only_the_files_its_controllers_give(tmp_path):
+    root = v2_tree(tmp_path / "cg", controllers="cpu pids")
+    c = cg(root)
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    d = root / NAME / "buildkit"
+    d.mkdir()
+    (d / "cpu.weight").write_text("100\n")
+    with c.builds_capped(256 * MiB, cpu_shares=512):
+        assert texts(d) == {"buildkit/cpu.weight": "20"}
+    assert texts(d) == {"buildkit/cpu.weight": "100\n"}
+
+
+def test_builds_capped_v1_widens_memsw_before_the_limit_and_narrows_it_after(tmp_path, v1_kernel):
+    order, _in_use = v1_kernel
+    c = cg(v1_tree(tmp_path / "cg"))
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    memory, cpu = v1_builds(tmp_path / "cg", f"{256 * MiB}\n", f"{384 * MiB}\n", "1024\n")
+    before, order[:] = texts(memory, cpu), []
+    with c.builds_capped(512 * MiB, cpu_shares=512):  # memsw grows 384 → 512 MiB: it goes first
+        assert texts(memory, cpu) == {"buildkit/cpu.shares": "512", "buildkit/memory.limit_in_bytes": str(512 * MiB),
+                                      "buildkit/memory.memsw.limit_in_bytes": str(512 * MiB)}
+    assert texts(memory, cpu) == before
+    assert order == [("memory.memsw.limit_in_bytes", str(512 * MiB)), ("memory.limit_in_bytes", str(512 * MiB)),
+                     ("memory.limit_in_bytes", str(256 * MiB)), ("memory.memsw.limit_in_bytes", str(384 * MiB))]
+
+
+def test_builds_capped_v1_narrows_the_limit_first_and_restores_unlimited_exactly(tmp_path, v1_kernel):
+    order, _in_use = v1_kernel
+    c = cg(v1_tree(tmp_path / "cg"))
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    memory, cpu = v1_builds(tmp_path / "cg", V1_NO_LIMIT + "\n", V1_NO_LIMIT + "\n", "1024\n")
+    before, order[:] = texts(memory, cpu), []
+    with pytest.raises(RuntimeError):
+        with c.builds_capped(128 * MiB, cpu_shares=512):
+            raise RuntimeError("a RUN step failed")
+    assert texts(memory, cpu) == before  # swap too: v1's memsw is given back its own value, not the limit's
+    assert [name for name, _text in order] == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
+                                               "memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]
+
+
+def test_builds_capped_a_refused_cap_says_so_and_leaves_the_files_as_they_were(tmp_path, v1_kernel):
+    _order, in_use = v1_kernel
+    c = cg(v1_tree(tmp_path / "cg"))
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    memory, cpu = v1_builds(tmp_path / "cg", V1_NO_LIMIT + "\n", V1_NO_LIMIT + "\n", "1024\n")
+    before = texts(memory, cpu)
+    in_use[0] = 200 * MiB  # the kernel will not set a limit below what the cgroup already uses
+    ran = []
+    with pytest.raises(CgroupError) as err:
+        with c.builds_capped(128 * MiB, cpu_shares=512):
+            ran.append(True)
+    assert not ran
+    assert err.value.problem.startswith("could not cap BuildKit's RUN steps: cannot write '134217728' to ")
+    assert "Device or resource busy" in err.value.problem and err.value.fix
+    assert texts(memory, cpu) == before
+
+
+def test_builds_capped_a_refused_restore_names_the_file_and_how_to_fix_it(tmp_path, v1_kernel):
+    _order, in_use = v1_kernel
+    c = cg(v1_tree(tmp_path / "cg"))
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    memory, cpu = v1_builds(tmp_path / "cg", f"{64 * MiB}\n", f"{64 * MiB}\n", "2048\n")
+    with pytest.raises(CgroupError) as err:
+        with c.builds_capped(512 * MiB, cpu_shares=512):
+            in_use[0] = 100 * MiB  # the build left 100 MiB in use: the old 64 MiB limit cannot come back
+    limit = memory / "memory.limit_in_bytes"
+    assert f"{limit} refused '{64 * MiB}'" in err.value.problem
+    assert f"echo {64 * MiB} > {limit}" in err.value.fix
+    assert (cpu / "cpu.shares").read_text() == "2048\n"  # the others were given back all the same
+
+
+def test_builds_capped_cannot_save_a_file_it_cannot_read(tmp_path):
+    c = cg(v1_tree(tmp_path / "cg"))
+    c.create(memory=1024 * MiB, pids=64, cpus=1)
+    memory, cpu = v1_builds(tmp_path / "cg", V1_NO_LIMIT, V1_NO_LIMIT, "1024")
+    (cpu / "cpu.shares").unlink()  # nothing to give back afterwards: so nothing is capped
+    ran = []
+    with pytest.raises(CgroupError, match="cannot read .*cpu.shares"):
+        with c.builds_capped(128 * MiB):
+            ran.append(True)
+    assert not ran and (memory / "memory.limit_in_bytes").read_text() == V1_NO_LIMIT

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from dockyard import cgroups
+from dockyard.cli import render_status
 from grader.cli import main
 from dockyard.config import SandboxConfig
 
@@ -157,3 +158,50 @@ def test_list(run):
 def test_unknown_backend_is_refused_by_click(run):
     result = run("status", "--backend", "nope")
     assert result.exit_code == 2 and "Invalid value" in result.output
+
+
+def test_render_status_shows_every_part_in_order():
+    st = {"name": "y", "backend": "private", "docker_host": "unix:///s", "problems": ["the bridge dy-y can route"],
+          "daemon": {"pid": 5, "answering": True, "version": "20.10.24", "api": "1.41", "containerd": "1.6.20"},
+          "seal": {"sealed": True, "plugin": "dockyard-y", "pid": 6, "answering": True, "workspace": ["/a", "/b"]},
+          "registry": {"url": None, "running": False},
+          "mirror": {"url": "http://127.0.0.1:5959", "running": True, "images": "pull-through cache"},
+          "bridge": {"name": "dy-y", "subnet": "10.213.7.0/24", "exists": True, "forwarding": True},
+          "cgroup": {"path": "/dockyard-y", "hierarchy": "cgroup v2 (unified)",
+                     "limits": {"memory": 1 << 30, "pids": 512, "cpus": 1.5}, "usage": {"memory": 1 << 20, "pids": 3}},
+          "memory": {"sandbox_processes": 12345678, "processes": 4}, "storage_driver": "vfs",
+          "containers": {"total": 3, "running": 1}, "images": 4,
+          "disk": {"images": 1, "volumes": 2 << 20, "total": 10 << 30, "free": 1 << 30}}
+    assert render_status(st).splitlines() == [
+        "sandbox     y (private)",
+        "DOCKER_HOST unix:///s",
+        "daemon      running, pid 5, Docker 20.10.24 (API 1.41), containerd 1.6.20",
+        "seal        on, plugin dockyard-y pid 6; workspace: /a, /b",
+        "registry    - (down)",
+        "mirror      http://127.0.0.1:5959 (up): pull-through cache",
+        "containers  1 running, 3 in all; images 4",
+        "disk        images 1 B, volumes 2 MiB; disk 9 GiB used of 10 GiB",
+        "cgroup      /dockyard-y on cgroup v2 (unified): memory 1 MiB of 1 GiB, pids 3 of 512, cpus 1.5",
+        "bridge      dy-y 10.213.7.0/24 (FORWARDING ON)",
+        "memory      11.8 MiB in 4 sandbox processes",
+        "storage     vfs",
+        "PROBLEM     the bridge dy-y can route",
+    ]
+
+
+def test_render_status_of_a_daemon_whose_seal_is_down():
+    st = {"name": "y", "backend": "private", "docker_host": "unix:///s", "problems": [],
+          "daemon": {"pid": 5, "answering": False},
+          "seal": {"sealed": True, "plugin": "dockyard-y", "pid": None, "answering": False, "workspace": []},
+          "registry": {"url": "http://127.0.0.1:5123", "running": True},
+          "mirror": {"url": "http://127.0.0.1:5959", "running": False, "images": []},
+          "bridge": {"name": "dy-y", "subnet": "10.213.7.0/24", "exists": False, "forwarding": None}, "disk": {}}
+    assert render_status(st).splitlines() == [
+        "sandbox     y (private)",
+        "DOCKER_HOST unix:///s",
+        "daemon      refusing every request (its seal is down), pid 5",
+        "seal        PLUGIN DOWN (run dockyard up); workspace: none (named volumes only)",
+        "registry    http://127.0.0.1:5123 (up)",
+        "mirror      http://127.0.0.1:5959 (down): none yet",
+        "bridge      dy-y 10.213.7.0/24 (absent)",
+    ]

@@ -11,6 +11,7 @@ from dockyard import cgroups, procs
 from dockyard import sandbox as sb
 from dockyard.config import SandboxConfig
 from dockyard.errors import ConfigError, NotRoot, NotRunning
+from dockyard.state import SandboxState
 
 MiB = 1024**2
 
@@ -98,7 +99,7 @@ def test_existing_backend_never_stops_the_daemon():
 
 def test_env_and_state(dockyard_home):
     box = sb.Sandbox(name="t1")
-    assert box.state == {}
+    assert box.state == SandboxState()
     assert box.env() == {"DOCKER_HOST": f"unix://{dockyard_home}/t1/docker.sock", "DOCKYARD_SANDBOX": "t1"}
     write_state("t1", registry_port=5123)
     assert box.env()["DOCKYARD_REGISTRY"] == "127.0.0.1:5123"
@@ -108,7 +109,7 @@ def test_env_and_state(dockyard_home):
 def test_corrupt_state_reads_as_empty():
     cfg = write_state("t1")
     cfg.state_file.write_text("{truncated")
-    assert sb.Sandbox(name="t1").state == {}
+    assert sb.Sandbox(name="t1").state == SandboxState()
 
 
 # --- refusing early ------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def test_user_network_bridges(docker_api, spawn):
     fake_running_daemon(docker_api, spawn, extra_routes={"/networks": networks})
     box = sb.Sandbox(name="t1")
     assert box._user_network_bridges() == ["br-abcdef012345", "dy-db-net"]
-    assert box.state["network_bridges"] == ["br-abcdef012345", "dy-db-net"]
+    assert box.state.network_bridges == ("br-abcdef012345", "dy-db-net")
 
 
 def test_purging_kills_running_and_paused_containers_first():

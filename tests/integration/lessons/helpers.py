@@ -39,10 +39,38 @@ def grade(box, lab: str, task: str | None = None) -> dict:
     return {r.id: r for r in report.results}
 
 
-def assert_all_pass(results: dict):
+def graded_after(box, lab: str, task: str, *commands: str, run=docker) -> dict:
+    """Type ``commands`` as the learner would (``run(box, command)``, which fails loudly), then grade ``task``:
+    its results by check id."""
+    for command in commands:
+        run(box, command)
+    return grade(box, lab, task)
+
+
+def assert_all_pass(results: dict, after: tuple[str, ...] = ()):
     __tracebackhide__ = True
     failed = [f"{r.id}: {r.message} (hint: {r.hint})" for r in results.values() if not r.passed]
-    assert not failed, "\n".join(failed)
+    assert not failed, "".join(f"after `{c}`\n" for c in after) + "\n".join(failed)
+
+
+def assert_solution_passes(box, lab: str, task: str, *commands: str, run=docker) -> dict:
+    """``commands`` solve ``task``: every one of its checks passes (else the message names the commands and each
+    check that failed, with its message and hint); returns the results by check id."""
+    __tracebackhide__ = True
+    results = graded_after(box, lab, task, *commands, run=run)
+    assert_all_pass(results, after=commands)
+    return results
+
+
+def assert_nothing_done_fails_every_check(box, lab: str, reason: str, *in_message: str, hint: str | None = None):
+    """With none of the lesson's Try its done, the lab scores 0 and each check fails for ``reason``, its message
+    holding ``in_message`` and its hint ``hint``."""
+    __tracebackhide__ = True
+    report = grader.grade(grader.find_lab(lab), sandbox=box)
+    passed = [r.id for r in report.results if r.passed]
+    assert report.score == 0, f"{lab} scored {report.score} with nothing done, expected 0 (passed: {passed})"
+    for r in report.results:
+        assert_fails(r, reason, *in_message, hint=hint)
 
 
 def assert_fails(result, reason: str, *in_message: str, hint: str | None = None):

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import grader
-
 from . import helpers
 from .helpers import docker, assert_all_pass, assert_fails
 
@@ -43,23 +41,21 @@ def wait_listening(box, name: str, port: int = 80, budget: float = 5.0):
 
 
 def test_nothing_done_fails_every_check_with_a_start_hint(box):
-    report = grader.grade(grader.find_lab(LAB), sandbox=box)
-    assert report.score == 0
-    for r in report.results:
-        assert_fails(r, "missing", "there is no container named", hint="docker run --name")
+    helpers.assert_nothing_done_fails_every_check(box, LAB, "missing", "there is no container named",
+                                                  hint="docker run --name")
 
 
 # --- 1. try-pidpeer ---------------------------------------------------------------------
 def test_pidpeer_solution_passes(box):
-    docker(box, "docker run -d --name ns-a busybox sleep 3600")
-    docker(box, "docker run -d --name try-pidpeer --pid container:ns-a busybox sleep 3600")
-    assert_all_pass(grade(box, "pid-shared"))
+    helpers.assert_solution_passes(box, LAB, "pid-shared",
+                                   "docker run -d --name ns-a busybox sleep 3600",
+                                   "docker run -d --name try-pidpeer --pid container:ns-a busybox sleep 3600")
 
 
 def test_pidpeer_in_its_own_pid_namespace_fails(box):
-    docker(box, "docker run -d --name ns-a busybox sleep 3600")
-    docker(box, "docker run -d --name try-pidpeer busybox sleep 3600")
-    r = grade(box, "pid-shared")
+    r = helpers.graded_after(box, LAB, "pid-shared",
+                             "docker run -d --name ns-a busybox sleep 3600",
+                             "docker run -d --name try-pidpeer busybox sleep 3600")
     assert r["pidpeer-running"].passed
     assert_fails(r["pidpeer-pid-shared"], "private", "pid namespace of try-pidpeer is private",
                  "expected shared with ns-a", hint="--pid container:ns-a")
@@ -74,9 +70,9 @@ def test_pid_host_is_refused_and_the_hint_says_what_to_do_instead(box):
 
 
 def test_pidpeer_that_exited_fails_with_the_lessons_hint(box):
-    docker(box, "docker run -d --name ns-a busybox sleep 3600")
-    docker(box, "docker run --name try-pidpeer --pid container:ns-a busybox true")
-    r = grade(box, "pid-shared")
+    r = helpers.graded_after(box, LAB, "pid-shared",
+                             "docker run -d --name ns-a busybox sleep 3600",
+                             "docker run --name try-pidpeer --pid container:ns-a busybox true")
     assert_fails(r["pidpeer-running"], "not_running", "exited (exit code 0)", hint="sleep 3600")
     assert_fails(r["pidpeer-pid-shared"], "not_running", "needs it running")
 
@@ -113,16 +109,16 @@ def test_web_server_that_went_to_the_background_fails_with_the_lessons_hint(box)
 
 # --- 3. try-cgns + try-cgns-host (the outline's "six namespaces") ----------------------------
 def test_cgroupns_both_ways_passes(box):
-    docker(box, "docker run -d --name try-cgns --cgroupns=private busybox sleep 3600")
-    docker(box, "docker run -d --name try-cgns-host --cgroupns=host busybox sleep 3600")
-    assert_all_pass(grade(box, "cgroup-ns"))
+    helpers.assert_solution_passes(box, LAB, "cgroup-ns",
+                                   "docker run -d --name try-cgns --cgroupns=private busybox sleep 3600",
+                                   "docker run -d --name try-cgns-host --cgroupns=host busybox sleep 3600")
 
 
 def test_cgroupns_left_to_the_default_fails_on_either_cgroup_version(box):
     """The default is private on v2 and host on v1: without the flags one of the pair is always wrong."""
-    docker(box, "docker run -d --name try-cgns busybox sleep 3600")
-    docker(box, "docker run -d --name try-cgns-host busybox sleep 3600")
-    r = grade(box, "cgroup-ns")
+    r = helpers.graded_after(box, LAB, "cgroup-ns",
+                             "docker run -d --name try-cgns busybox sleep 3600",
+                             "docker run -d --name try-cgns-host busybox sleep 3600")
     assert r["cgns-running"].passed
     v2 = box.client.info().get("CgroupVersion") == "2"
     wrong, have = ("try-cgns-host", "private") if v2 else ("try-cgns", "host")
@@ -131,44 +127,44 @@ def test_cgroupns_left_to_the_default_fails_on_either_cgroup_version(box):
 
 
 def test_cgroupns_swapped_fails(box):
-    docker(box, "docker run -d --name try-cgns --cgroupns=host busybox sleep 3600")
-    docker(box, "docker run -d --name try-cgns-host --cgroupns=private busybox sleep 3600")
-    r = grade(box, "cgroup-ns")
+    r = helpers.graded_after(box, LAB, "cgroup-ns",
+                             "docker run -d --name try-cgns --cgroupns=host busybox sleep 3600",
+                             "docker run -d --name try-cgns-host --cgroupns=private busybox sleep 3600")
     assert_fails(r["cgns-both-ways"], "host", "cgroup namespace of try-cgns is host", "expected private",
                  hint="--cgroupns private")
 
 
 # --- 4. try-mnt (the outline's "mnt maps the host's storage") -------------------------------
 def test_mnt_volume_solution_passes(box):
-    docker(box, "docker run -d --name try-mnt -v try-data:/data:ro busybox sleep 3600")
-    assert_all_pass(grade(box, "mnt-volume"))
+    helpers.assert_solution_passes(box, LAB, "mnt-volume",
+                                   "docker run -d --name try-mnt -v try-data:/data:ro busybox sleep 3600")
 
 
 def test_mnt_volume_writable_fails_with_ro_hint(box):
-    docker(box, "docker run -d --name try-mnt -v try-data:/data busybox sleep 3600")
-    r = grade(box, "mnt-volume")
+    r = helpers.graded_after(box, LAB, "mnt-volume",
+                             "docker run -d --name try-mnt -v try-data:/data busybox sleep 3600")
     assert r["mnt-running"].passed
     assert not r["mnt-data-volume"].passed and r["mnt-data-volume"].status == "failed"
     assert ":ro" in r["mnt-data-volume"].hint
 
 
 def test_mnt_without_a_mount_fails(box):
-    docker(box, "docker run -d --name try-mnt busybox sleep 3600")
-    r = grade(box, "mnt-volume")
+    r = helpers.graded_after(box, LAB, "mnt-volume", "docker run -d --name try-mnt busybox sleep 3600")
     assert_fails(r["mnt-data-volume"], "missing", "nothing is mounted at /data in try-mnt", hint="-v try-data:/data:ro")
 
 
 # --- 5. try-ipc (the outline's "ipc shares memory between containers") ----------------------
 def test_ipc_solution_passes(box):
-    docker(box, "docker run -d --name ipc-owner --ipc=shareable debian:bookworm-slim sleep 3600")
-    docker(box, "docker run -d --name try-ipc --ipc container:ipc-owner debian:bookworm-slim sleep 3600")
-    assert_all_pass(grade(box, "ipc-shared"))
+    helpers.assert_solution_passes(
+        box, LAB, "ipc-shared",
+        "docker run -d --name ipc-owner --ipc=shareable debian:bookworm-slim sleep 3600",
+        "docker run -d --name try-ipc --ipc container:ipc-owner debian:bookworm-slim sleep 3600")
 
 
 def test_ipc_in_its_own_namespace_fails(box):
-    docker(box, "docker run -d --name ipc-owner --ipc=shareable debian:bookworm-slim sleep 3600")
-    docker(box, "docker run -d --name try-ipc debian:bookworm-slim sleep 3600")
-    r = grade(box, "ipc-shared")
+    r = helpers.graded_after(box, LAB, "ipc-shared",
+                             "docker run -d --name ipc-owner --ipc=shareable debian:bookworm-slim sleep 3600",
+                             "docker run -d --name try-ipc debian:bookworm-slim sleep 3600")
     assert r["ipc-running"].passed
     assert_fails(r["ipc-ns-shared"], "private", "ipc namespace of try-ipc is private", "expected shared with ipc-owner",
                  hint="--ipc container:ipc-owner")
@@ -176,13 +172,11 @@ def test_ipc_in_its_own_namespace_fails(box):
 
 # --- 6. try-user (the outline's "user namespaces map user rights") --------------------------
 def test_user_solution_passes(box):
-    docker(box, "docker run -d --name try-user --user 65534 busybox sleep 3600")
-    assert_all_pass(grade(box, "user"))
+    helpers.assert_solution_passes(box, LAB, "user", "docker run -d --name try-user --user 65534 busybox sleep 3600")
 
 
 def test_user_left_as_root_fails_with_the_lessons_hint(box):
-    docker(box, "docker run -d --name try-user busybox sleep 3600")
-    r = grade(box, "user")
+    r = helpers.graded_after(box, LAB, "user", "docker run -d --name try-user busybox sleep 3600")
     assert_fails(r["user-uid-inside"], "wrong_exit_code", "exited with 1; expected 0", hint="--user 65534")
     assert r["user-ns-host"].passed   # root inside, in the host's user namespace: root on the host
 

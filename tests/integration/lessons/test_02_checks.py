@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-import grader
-
 from . import helpers
 from .helpers import docker, assert_all_pass, assert_fails
 from dockyard import cgroups
@@ -44,39 +42,34 @@ def enforced(result) -> dict:
 
 
 def test_nothing_done_fails_every_check_naming_the_container(box):
-    report = grader.grade(grader.find_lab(LAB), sandbox=box)
-    assert report.score == 0
-    for r in report.results:
-        assert_fails(r, "missing", "there is no container named try-", hint="docker run")
+    helpers.assert_nothing_done_fails_every_check(box, LAB, "missing", "there is no container named try-",
+                                                  hint="docker run")
 
 
 # --- 1. try-mem ------------------------------------------------------------------------
 def test_mem_solution_passes_and_is_read_from_the_cgroup(box):
-    docker(box, "docker run -d --name try-mem -m 128m busybox sleep 3600")
-    r = grade(box, "try-mem")
+    r = helpers.graded_after(box, LAB, "try-mem", "docker run -d --name try-mem -m 128m busybox sleep 3600")
     assert_all_pass(r)
     assert enforced(r["try-mem-memory"])["memory"] == 128 * MiB
     assert "enforced by its cgroup" in r["try-mem-memory"].message
 
 
 def test_mem_with_the_lessons_64m_fails_quoting_both_sizes(box):
-    docker(box, "docker run -d --name try-mem -m 64m --memory-swap 64m busybox sleep 3600")
-    r = grade(box, "try-mem")
+    r = helpers.graded_after(box, LAB, "try-mem",
+                             "docker run -d --name try-mem -m 64m --memory-swap 64m busybox sleep 3600")
     assert r["try-mem-running"].passed
     assert_fails(r["try-mem-memory"], "wrong_value", "memory limit is 64 MiB", "expected 128 MiB", hint="--memory 128m")
 
 
 def test_mem_without_a_limit_fails(box):
-    docker(box, "docker run -d --name try-mem busybox sleep 3600")
-    r = grade(box, "try-mem")
+    r = helpers.graded_after(box, LAB, "try-mem", "docker run -d --name try-mem busybox sleep 3600")
     assert_fails(r["try-mem-memory"], "no_limit", "no memory limit is set", "expected 128 MiB",
                  hint="docker update --memory 128m try-mem")
 
 
 def test_mem_container_that_exited_fails_with_the_lessons_hint(box):
     # no command: busybox runs sh, which ends at once without a terminal
-    docker(box, "docker run --name try-mem -m 128m busybox")
-    r = grade(box, "try-mem")
+    r = helpers.graded_after(box, LAB, "try-mem", "docker run --name try-mem -m 128m busybox")
     assert_fails(r["try-mem-running"], "not_running", "try-mem is exited", "expected running", hint="sleep 3600")
     # the configured limit is right; it is reported as configured only, the cgroup being gone
     assert r["try-mem-memory"].passed
@@ -85,16 +78,15 @@ def test_mem_container_that_exited_fails_with_the_lessons_hint(box):
 
 # --- 2. try-cpu ------------------------------------------------------------------------
 def test_cpu_solution_passes_and_is_read_from_the_cgroup(box):
-    docker(box, "docker run -d --name try-cpu --cpus 0.5 --pids-limit 50 busybox sleep 3600")
-    r = grade(box, "try-cpu")
+    r = helpers.graded_after(box, LAB, "try-cpu",
+                             "docker run -d --name try-cpu --cpus 0.5 --pids-limit 50 busybox sleep 3600")
     assert_all_pass(r)
     seen = enforced(r["try-cpu-limits"])
     assert seen["cpus"] == pytest.approx(0.5) and seen["pids"] == 50
 
 
 def test_cpu_with_a_whole_cpu_and_no_pids_limit_names_both_problems(box):
-    docker(box, "docker run -d --name try-cpu --cpus 1 busybox sleep 3600")
-    r = grade(box, "try-cpu")
+    r = helpers.graded_after(box, LAB, "try-cpu", "docker run -d --name try-cpu --cpus 1 busybox sleep 3600")
     assert_fails(r["try-cpu-limits"], "wrong_value", "CPU limit is 1 CPU", "expected 0.5 CPUs",
                  "no process limit is set; expected 50", hint="--pids-limit 50")
     assert "--cpus 0.5" in r["try-cpu-limits"].hint
@@ -119,8 +111,8 @@ def test_cpu_limit_changed_behind_dockers_back_is_caught(box):
 
 # --- 3. try-shares ---------------------------------------------------------------------
 def test_shares_solution_passes_and_is_read_from_the_cgroup(box):
-    docker(box, "docker run -d --name try-shares --cpu-shares 512 --cpuset-cpus 0 busybox sleep 3600")
-    r = grade(box, "try-shares")
+    r = helpers.graded_after(box, LAB, "try-shares",
+                             "docker run -d --name try-shares --cpu-shares 512 --cpuset-cpus 0 busybox sleep 3600")
     assert_all_pass(r)
     seen = enforced(r["try-shares-limits"])
     assert seen["cpuset"] == "0"
@@ -128,8 +120,8 @@ def test_shares_solution_passes_and_is_read_from_the_cgroup(box):
 
 
 def test_shares_with_default_weight_on_both_cpus_fails(box):
-    docker(box, "docker run -d --name try-shares --cpuset-cpus 0-1 busybox sleep 3600")
-    r = grade(box, "try-shares")
+    r = helpers.graded_after(box, LAB, "try-shares",
+                             "docker run -d --name try-shares --cpuset-cpus 0-1 busybox sleep 3600")
     assert_fails(r["try-shares-limits"], "no_limit", "no CPU share weight is set; expected 512",
                  "CPU set is 0-1", "expected 0", hint="--cpu-shares 512 --cpuset-cpus 0")
 
@@ -137,21 +129,22 @@ def test_shares_with_default_weight_on_both_cpus_fails(box):
 def test_shares_pinned_to_the_wrong_cpu_fails(box):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs a second CPU to pin to")
-    docker(box, "docker run -d --name try-shares --cpu-shares 512 --cpuset-cpus 1 busybox sleep 3600")
-    r = grade(box, "try-shares")
+    r = helpers.graded_after(box, LAB, "try-shares",
+                             "docker run -d --name try-shares --cpu-shares 512 --cpuset-cpus 1 busybox sleep 3600")
     assert r["try-shares-running"].passed
     assert_fails(r["try-shares-limits"], "wrong_value", "CPU set is 1; expected 0", hint="--cpuset-cpus 0")
 
 
 # --- 4. try-io (the outline's "Storage: blkio") ------------------------------------------
 def test_io_solution_passes(box):
-    docker(box, f"docker run -d --name try-io --device-write-bps {disks()[0]}:1mb busybox sleep 3600")
-    assert_all_pass(grade(box, "try-io"))
+    helpers.assert_solution_passes(
+        box, LAB, "try-io",
+        f"docker run -d --name try-io --device-write-bps {disks()[0]}:1mb busybox sleep 3600")
 
 
 def test_io_with_another_rate_fails(box):
-    docker(box, f"docker run -d --name try-io --device-write-bps {disks()[0]}:2mb busybox sleep 3600")
-    r = grade(box, "try-io")
+    r = helpers.graded_after(box, LAB, "try-io",
+                             f"docker run -d --name try-io --device-write-bps {disks()[0]}:2mb busybox sleep 3600")
     assert r["try-io-running"].passed
     assert_fails(r["try-io-write-bps"], "wrong_exit_code", "exited with 1; expected 0", "2097152",
                  hint="--device-write-bps")
@@ -159,20 +152,18 @@ def test_io_with_another_rate_fails(box):
 
 def test_io_with_a_blkio_weight_instead_fails(box):
     # where the kernel has no blkio.weight file Docker warns and drops the weight; the container runs either way
-    docker(box, "docker run -d --name try-io --blkio-weight 300 busybox sleep 3600")
-    r = grade(box, "try-io")
+    r = helpers.graded_after(box, LAB, "try-io", "docker run -d --name try-io --blkio-weight 300 busybox sleep 3600")
     assert_fails(r["try-io-write-bps"], "wrong_exit_code", "write limits: none", hint="--blkio-weight is a share")
 
 
 # --- 5. try-nonet (the outline's "Network: net_cls, net_prio") ----------------------------
 def test_nonet_solution_passes(box):
-    docker(box, "docker run -d --name try-nonet --network none busybox sleep 3600")
-    assert_all_pass(grade(box, "try-nonet"))
+    helpers.assert_solution_passes(box, LAB, "try-nonet",
+                                   "docker run -d --name try-nonet --network none busybox sleep 3600")
 
 
 def test_nonet_on_the_default_network_fails(box):
-    docker(box, "docker run -d --name try-nonet busybox sleep 3600")
-    r = grade(box, "try-nonet")
+    r = helpers.graded_after(box, LAB, "try-nonet", "docker run -d --name try-nonet busybox sleep 3600")
     assert r["try-nonet-running"].passed
     assert_fails(r["try-nonet-no-eth0"], "wrong_exit_code", "exited with 0; expected 1", hint="--network none")
 

@@ -153,8 +153,7 @@ def test_detached_solution_passes(box):
 
 
 def test_detached_without_the_variable_fails_with_the_flag(box):
-    docker(box, "docker run -d --name try-detached busybox sleep 3600")
-    r = grade(box, "detached")
+    r = helpers.graded_after(box, LAB, "detached", "docker run -d --name try-detached busybox sleep 3600")
     assert r["detached-running"].passed
     assert_fails(r["detached-greeting"], "missing", "GREETING is not set in container try-detached",
                  hint="docker run -e GREETING=hello")
@@ -166,8 +165,8 @@ def test_detached_with_another_value_fails_quoting_both(box):
 
 
 def test_detached_container_whose_command_ended_fails_with_the_lessons_hint(box):
-    docker(box, "docker run --name try-detached -e GREETING=hello busybox echo hello")
-    r = grade(box, "detached")
+    r = helpers.graded_after(box, LAB, "detached",
+                             "docker run --name try-detached -e GREETING=hello busybox echo hello")
     assert_fails(r["detached-running"], "not_running", "try-detached is exited (exit code 0)",
                  hint="sleep 3600")
     assert r["detached-greeting"].passed
@@ -177,14 +176,13 @@ def test_detached_container_whose_command_ended_fails_with_the_lessons_hint(box)
 def test_stopped_solution_passes(box):
     docker(box, f"docker run -d --name try-stopped busybox {TRAP}")
     wait_for(box, "try-stopped", "sleep")
-    docker(box, "docker stop try-stopped")
-    assert_all_pass(grade(box, "stopped"))
+    helpers.assert_solution_passes(box, LAB, "stopped", "docker stop try-stopped")
 
 
 def test_stopped_sleep_as_pid1_fails_with_137_and_the_trap_hint(box):
-    docker(box, "docker run -d --name try-stopped busybox sleep 600")
-    docker(box, "docker stop -t 1 try-stopped")
-    r = grade(box, "stopped")
+    r = helpers.graded_after(box, LAB, "stopped",
+                             "docker run -d --name try-stopped busybox sleep 600",
+                             "docker stop -t 1 try-stopped")
     assert_fails(r["stopped-exit-0"], "wrong_exit_code", "exited with code 137", "expected exit code 0",
                  hint="137 means SIGKILL")
     assert_fails(r["stopped-said-goodbye"], "missing_text", "has logged nothing", hint="echo got SIGTERM")
@@ -193,15 +191,13 @@ def test_stopped_sleep_as_pid1_fails_with_137_and_the_trap_hint(box):
 def test_stopped_with_kill_fails_even_with_a_handler(box):
     docker(box, f"docker run -d --name try-stopped busybox {TRAP}")
     wait_for(box, "try-stopped", "sleep")
-    docker(box, "docker kill try-stopped")
-    r = grade(box, "stopped")
+    r = helpers.graded_after(box, LAB, "stopped", "docker kill try-stopped")
     assert_fails(r["stopped-exit-0"], "wrong_exit_code", "exited with code 137")
     assert_fails(r["stopped-said-goodbye"], "missing_text")
 
 
 def test_stopped_but_still_running_fails_asking_for_docker_stop(box):
-    docker(box, f"docker run -d --name try-stopped busybox {TRAP}")
-    r = grade(box, "stopped")
+    r = helpers.graded_after(box, LAB, "stopped", f"docker run -d --name try-stopped busybox {TRAP}")
     assert_fails(r["stopped-exit-0"], "still_running", "try-stopped is still running; expected exited",
                  hint="docker stop try-stopped")
 
@@ -249,8 +245,7 @@ def test_restart_always_never_gives_up_and_fails_both(box):
 
 
 def test_restart_on_failure_without_a_limit_fails_quoting_it(box):
-    docker(box, f"docker run -d --name try-restart --restart on-failure:5 {FAILING}")
-    r = grade(box, "restart")
+    r = helpers.graded_after(box, LAB, "restart", f"docker run -d --name try-restart --restart on-failure:5 {FAILING}")
     assert_fails(r["restart-policy"], "wrong_value", "on-failure:5; expected on-failure:2")
 
 
@@ -260,13 +255,11 @@ def test_prefix_solution_passes(box, tracked):
     tracked["containers"].append(cid)
     ids = docker(box, "docker ps -aq --no-trunc").split()
     prefix = next(cid[:n] for n in range(1, 65) if sum(i.startswith(cid[:n]) for i in ids) == 1)
-    docker(box, f"docker rename {prefix} try-prefix && docker start {prefix}")
-    assert_all_pass(grade(box, "prefix"))
+    helpers.assert_solution_passes(box, LAB, "prefix", f"docker rename {prefix} try-prefix && docker start {prefix}")
 
 
 def test_prefix_with_a_new_container_of_that_name_fails_as_not_the_lessons(box):
-    docker(box, "docker run -d --name try-prefix busybox sleep 3600")
-    r = grade(box, "prefix")
+    r = helpers.graded_after(box, LAB, "prefix", "docker run -d --name try-prefix busybox sleep 3600")
     assert r["prefix-running"].passed
     assert_fails(r["prefix-is-the-lessons"], "missing_label", hint="label=dockyard.try=prefix")
 
@@ -274,7 +267,6 @@ def test_prefix_with_a_new_container_of_that_name_fails_as_not_the_lessons(box):
 def test_prefix_renamed_but_not_started_fails_asking_to_start(box, tracked):
     cid = docker(box, "docker create --label dockyard.try=prefix busybox sleep 3600").strip()
     tracked["containers"].append(cid)
-    docker(box, f"docker rename {cid[:12]} try-prefix")
-    r = grade(box, "prefix")
+    r = helpers.graded_after(box, LAB, "prefix", f"docker rename {cid[:12]} try-prefix")
     assert r["prefix-is-the-lessons"].passed
     assert_fails(r["prefix-running"], "not_started", "created but never started", hint="docker start try-prefix")

@@ -18,6 +18,7 @@ import pytest
 
 import grader
 
+from . import helpers
 from .helpers import assert_all_pass, assert_fails
 
 LAB = "05-dockerfiles-and-images"
@@ -100,8 +101,9 @@ def test_nothing_done_fails_every_check_saying_what_is_missing(box, tmp_path):
 ])
 def test_fix_cmd_solution_passes(box, tmp_path, lines):
     build(box, tmp_path, "try-cmd:fixed", "FROM busybox\n" + lines + "\n")
-    docker(box, "docker rm -f try-cmd 2>/dev/null; docker run --name try-cmd try-cmd:fixed")
-    assert_all_pass(grade(box, "fix-cmd"))
+    helpers.assert_solution_passes(box, LAB, "fix-cmd",
+                                   "docker rm -f try-cmd 2>/dev/null; docker run --name try-cmd try-cmd:fixed",
+                                   run=docker)
 
 
 def test_the_outlines_single_string_cmd_fails_because_the_container_never_started(box, tmp_path):
@@ -117,8 +119,7 @@ def test_the_outlines_single_string_cmd_fails_because_the_container_never_starte
 
 def test_shell_form_cmd_fails_the_exec_form_check_only(box, tmp_path):
     build(box, tmp_path, "try-cmd:fixed", "FROM busybox\nEXPOSE 5000\nCMD echo port 5000 is exposed\n")
-    docker(box, "docker run --name try-cmd try-cmd:fixed")
-    r = grade(box, "fix-cmd")
+    r = helpers.graded_after(box, LAB, "fix-cmd", "docker run --name try-cmd try-cmd:fixed", run=docker)
     assert_fails(r["cmd-exec-form"], "shell_form", "CMD is in shell form", '["echo", "port", "5000"')
     assert [k for k, v in r.items() if not v.passed] == ["cmd-exec-form"]
 
@@ -132,8 +133,9 @@ def test_missing_expose_fails_naming_the_port(box, tmp_path):
 
 def test_a_container_from_another_image_fails(box, tmp_path):
     build(box, tmp_path, "try-cmd:fixed", 'FROM busybox\nEXPOSE 5000\nCMD ["echo", "port 5000 is exposed"]\n')
-    docker(box, "docker run --name try-cmd busybox echo port 5000 is exposed")
-    r = grade(box, "fix-cmd")
+    r = helpers.graded_after(box, LAB, "fix-cmd",
+                             "docker run --name try-cmd busybox echo port 5000 is exposed",
+                             run=docker)
     assert_fails(r["cmd-container"], "wrong_image", "runs image busybox", "expected try-cmd:fixed")
 
 
@@ -301,13 +303,17 @@ def test_httpd_without_foreground_fails_with_the_dash_f_hint(box, tmp_path):
 
 # --- 5. stop: docker stop ends sleep by SIGTERM ------------------------------------------------------------
 def test_stop_with_init_passes(box):
-    docker(box, "docker run -d --init --name try-stop debian:bookworm-slim sleep 300 && docker stop try-stop")
-    assert_all_pass(grade(box, "stop"))
+    helpers.assert_solution_passes(
+        box, LAB, "stop",
+        "docker run -d --init --name try-stop debian:bookworm-slim sleep 300 && docker stop try-stop",
+        run=docker)
 
 
 def test_stop_without_init_ends_in_sigkill_and_the_hint_says_init(box):
-    docker(box, "docker run -d --name try-stop debian:bookworm-slim sleep 300 && docker stop -t 1 try-stop")
-    r = grade(box, "stop")
+    r = helpers.graded_after(
+        box, LAB, "stop",
+        "docker run -d --name try-stop debian:bookworm-slim sleep 300 && docker stop -t 1 try-stop",
+        run=docker)
     assert_fails(r["stop-sigterm"], "wrong_exit_code", "exited with code 137", "expected exit code 143",
                  hint="docker run --init")
     assert r["stop-image"].passed

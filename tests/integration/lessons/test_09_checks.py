@@ -67,10 +67,10 @@ def test_alias_at_run_passes(box):
 
 
 def test_alias_given_by_network_connect_passes(box):
-    docker(box, "docker network create try-net")
-    docker(box, f"docker run -d --name try-web busybox {SERVE}")
-    docker(box, "docker network connect --alias try-www try-net try-web")
-    assert_all_pass(grade(box, "by-name"))
+    helpers.assert_solution_passes(box, LAB, "by-name",
+                                   "docker network create try-net",
+                                   f"docker run -d --name try-web busybox {SERVE}",
+                                   "docker network connect --alias try-www try-net try-web")
 
 
 def test_default_bridge_with_the_network_made_but_unused_fails_no_name(box):
@@ -128,8 +128,7 @@ def test_web_not_connected_to_the_backend_fails_no_name(box):
 def test_backend_on_both_networks_fails_as_reachable(box):
     web(box)
     back(box)
-    docker(box, "docker network connect try-net try-db")
-    r = grade(box, "two-networks")
+    r = helpers.graded_after(box, LAB, "two-networks", "docker network connect try-net try-db")
     assert_fails(r["try-db-back-only"], "extra_network", "try-back, try-net", hint="docker network disconnect try-net try-db")
     assert_fails(r["db-hidden-from-try-net"], "reachable", "try-db:80", hint="docker network disconnect")
 
@@ -137,16 +136,16 @@ def test_backend_on_both_networks_fails_as_reachable(box):
 # --- 3. none, and shared --------------------------------------------------------------------------
 def test_none_and_shared_pass(box):
     web(box)
-    docker(box, "docker run -d --name try-batch --network none busybox sleep 600")
-    docker(box, "docker run -d --name try-side --network container:try-web busybox sleep 600")
-    assert_all_pass(grade(box, "namespaces"))
+    helpers.assert_solution_passes(box, LAB, "namespaces",
+                                   "docker run -d --name try-batch --network none busybox sleep 600",
+                                   "docker run -d --name try-side --network container:try-web busybox sleep 600")
 
 
 def test_default_network_for_both_fails_each_check(box):
     web(box)
-    docker(box, "docker run -d --name try-batch busybox sleep 600")
-    docker(box, "docker run -d --name try-side busybox sleep 600")
-    r = grade(box, "namespaces")
+    r = helpers.graded_after(box, LAB, "namespaces",
+                             "docker run -d --name try-batch busybox sleep 600",
+                             "docker run -d --name try-side busybox sleep 600")
     assert_fails(r["try-batch-none"], "not_none", "try-batch is on bridge", hint="--network none")
     assert not r["try-side-shares"].passed
     assert_fails(r["try-side-localhost"], "refused", "127.0.0.1:80", hint="--network container:try-web")
@@ -154,19 +153,17 @@ def test_default_network_for_both_fails_each_check(box):
 
 # --- 4. loopback only -------------------------------------------------------------------------------
 def test_published_on_loopback_passes(box):
-    docker(box, f"docker run -d --name try-pub -p 127.0.0.1::80 busybox {SERVE}")
-    assert_all_pass(grade(box, "publish"))
+    helpers.assert_solution_passes(box, LAB, "publish",
+                                   f"docker run -d --name try-pub -p 127.0.0.1::80 busybox {SERVE}")
 
 
 def test_published_on_every_address_answers_but_fails_the_address_check(box):
-    docker(box, f"docker run -d --name try-pub -p 80 busybox {SERVE}")
-    r = grade(box, "publish")
+    r = helpers.graded_after(box, LAB, "publish", f"docker run -d --name try-pub -p 80 busybox {SERVE}")
     assert r["try-pub-answers"].passed  # the sandbox bound it to 127.0.0.1 anyway
     assert_fails(r["try-pub-loopback"], "all_addresses", "every address", hint="ufw")
 
 
 def test_the_outlines_expose_publishes_nothing(box):
-    docker(box, f"docker run -d --name try-pub --expose 80 busybox {SERVE}")
-    r = grade(box, "publish")
+    r = helpers.graded_after(box, LAB, "publish", f"docker run -d --name try-pub --expose 80 busybox {SERVE}")
     assert_fails(r["try-pub-loopback"], "not_published", hint="EXPOSE alone publishes nothing")
     assert not r["try-pub-answers"].passed

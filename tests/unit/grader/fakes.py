@@ -18,7 +18,8 @@ import json
 import shlex
 from pathlib import Path
 
-from dockyard.errors import ContainerNotFound, ImageNotFound
+from dockyard.errors import ContainerNotFound, ImageNotFound, docker_errors
+from grader.inspector import READ_CAP, Inspector
 
 DATA = Path(__file__).parent / "data"
 
@@ -81,6 +82,40 @@ class FakeContext:
     # --- the Context interface ------------------------------------------------------
     def path(self, rel: str = ".") -> Path:
         return ((self.submission or Path.cwd()) / rel).resolve()
+
+    def read(self, rel: str, cap: int = READ_CAP) -> bytes:
+        """The real reading of the hand-in's files (no daemon in it)."""
+        self._record("read", rel, cap)
+        return Inspector(None, submission=self.submission).read(rel, cap)
+
+    def text(self, rel: str, cap: int = READ_CAP) -> str:
+        return self.read(rel, cap).decode(errors="replace")
+
+    # the daemon-wide answers come from the test's recorded client (ctx.client = ...), as the real ones do
+    def network(self, name: str) -> dict:
+        with docker_errors(f"inspecting network {name}"):
+            return self.client.api.inspect_network(name)
+
+    def volume(self, name: str) -> dict:
+        with docker_errors(f"inspecting volume {name}"):
+            return self.client.api.inspect_volume(name)
+
+    def info(self) -> dict:
+        with docker_errors("reading docker info"):
+            return self.client.api.info()
+
+    def version(self) -> dict:
+        with docker_errors("reading docker version"):
+            return self.client.api.version()
+
+    def restart(self, container: str, timeout: int = 5) -> None:
+        self._record("restart", container, timeout=timeout)
+        with docker_errors(f"restarting {container}"):
+            self.client.api.restart(container, timeout=timeout)
+
+    def imported(self, name: str, rootfs) -> str:
+        self._record("imported", name)
+        return f"sha256:{name.replace(' ', '-')}"
 
     def image(self, ref: str) -> dict:
         self._record("image", ref)
@@ -152,8 +187,8 @@ class FakeContext:
         self.builds[tag] = result
         return result
 
-    def run(self, image, cmd=None, *, timeout=30, user=None, entrypoint=None, network=False):
-        kw = dict(timeout=timeout, user=user, entrypoint=entrypoint, network=network)
+    def run(self, image, cmd=None, *, timeout=30, user=None, entrypoint=None, network=False, **extra):
+        kw = dict(timeout=timeout, user=user, entrypoint=entrypoint, network=network, **extra)
         self._record("run", image, cmd, **kw)
         result = _answer(self.run_results, _key(cmd), "run", image, cmd, **kw)
         if isinstance(result, BaseException):

@@ -194,4 +194,23 @@ def test_a_frontend_of_the_hand_ins_choosing_is_refused_before_any_build(tmp_pat
     assert _syntax_directive(tmp_path / "late") is None
     ctx = Context(None, submission=tmp_path, builder="buildkit")
     with pytest.raises(BuildError, match="evil/frontend:1"):
-        ctx._build_buildkit(tmp_path, "Dockerfile", "k", "t", 10)
+        ctx.workbench._build_buildkit(tmp_path, "Dockerfile", "k", "t", 10)
+
+
+def test_a_build_reads_a_private_copy_of_its_context_made_without_following_links(tmp_path):
+    """The builder opens files by name as the grader: it is given a copy in which a link out is gone."""
+    import os
+
+    from grader.workbench import private_copy
+
+    (tmp_path / "secret").write_text("root only\n")
+    hand_in = tmp_path / "hand-in"
+    hand_in.mkdir()
+    (hand_in / "Dockerfile").write_text("FROM busybox\nCOPY . /app\n")
+    os.symlink(tmp_path / "secret", hand_in / "notes.txt")
+    os.symlink("Dockerfile", hand_in / "inside")
+    with private_copy(hand_in) as copy:
+        assert copy != hand_in and oct(copy.stat().st_mode & 0o777) == "0o700"
+        assert (copy / "Dockerfile").read_text() == "FROM busybox\nCOPY . /app\n"
+        assert not os.path.lexists(copy / "notes.txt") and os.readlink(copy / "inside") == "Dockerfile"
+    assert not copy.exists()

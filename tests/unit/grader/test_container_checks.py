@@ -256,12 +256,17 @@ def test_namespace_private_host_shared_pass(ctx, fake_proc):
     assert o.evidence["configured"].startswith("container:65efb78da3e2")
 
 
-def test_namespace_private_but_expected_shared_quotes_both_identities(ctx, fake_proc):
-    o = run(ctx, "container.namespace", name="reversed", kind="pid", mode="shared", with_container="web")
-    assert o.reason == "private"
-    assert o.message == ("pid namespace of reversed is private (pid:[4026532383]); "
-                         "expected shared with web (pid:[4026532183])")
-    assert "--pid container:web" in o.hint
+@pytest.mark.parametrize("name, kind, other, reason, message, hint", [
+    ("reversed", "pid", "web", "private", "pid namespace of reversed is private (pid:[4026532383]); "
+     "expected shared with web (pid:[4026532183])", "--pid container:web"),
+    ("sidecar", "net", "reversed", "shared", "net namespace of sidecar is shared with web (net:[4026532184]); "
+     "expected shared with reversed (net:[4026532384])", "--network container:reversed"),
+], ids=["private-but-expected-shared", "shared-with-another-container-than-expected"])
+def test_namespace_expected_shared_quotes_both_identities(ctx, fake_proc, name, kind, other, reason, message, hint):
+    o = run(ctx, "container.namespace", name=name, kind=kind, mode="shared", with_container=other)
+    assert o.reason == reason
+    assert o.message == message
+    assert hint in o.hint
 
 
 def test_namespace_hints_differ_by_reason(ctx, fake_proc):
@@ -274,14 +279,6 @@ def test_namespace_hints_differ_by_reason(ctx, fake_proc):
     assert shared.reason == "shared" and "shared with web" in shared.message
     assert "remove --ipc container:" in shared.hint
     assert len({host.hint, private.hint, shared.hint}) == 3
-
-
-def test_namespace_shared_with_another_container_than_expected(ctx, fake_proc):
-    o = run(ctx, "container.namespace", name="sidecar", kind="net", mode="shared", with_container="reversed")
-    assert o.reason == "shared"
-    assert o.message == ("net namespace of sidecar is shared with web (net:[4026532184]); "
-                         "expected shared with reversed (net:[4026532384])")
-    assert "--network container:reversed" in o.hint
 
 
 def test_namespace_private_by_configuration_but_not_in_the_kernel(ctx, fake_proc):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 from dockyard.errors import ContainerNotFound, DaemonError, ImageNotFound
+from dockyard.safefs import TreeTooLarge
 from grader import runner
 from grader.checks import base
 from grader.spec import CheckSpec, Lab, Task
@@ -102,3 +106,30 @@ def test_merged_submission_puts_student_files_over_the_starter(tmp_path):
         assert (merged / "app.py").read_text() == "starter"
         assert (merged / "Dockerfile").read_text() == "FROM student"
     assert not merged.exists()
+
+
+def test_merged_submission_over_a_cap_fails_with_the_cap_and_leaves_no_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setitem(runner.HAND_IN_CAPS, "max_files", 3)
+    student = tmp_path / "student"
+    student.mkdir()
+    for i in range(5):
+        (student / f"data{i}.csv").write_text("1,2\n")
+    with pytest.raises(TreeTooLarge, match="more than 3 files") as caught:
+        with runner.merged_submission(None, student):
+            pass
+    assert caught.value.fix.endswith("the cap is 3")
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_merged_submission_leaves_out_links_out_and_fifos(tmp_path):
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "Dockerfile").write_text("FROM student")
+    os.symlink("/etc/passwd", student / "passwd")
+    os.symlink("Dockerfile", student / "Containerfile")
+    os.mkfifo(student / "pipe")
+    with runner.merged_submission(None, student) as merged:
+        assert sorted(p.name for p in merged.iterdir()) == ["Containerfile", "Dockerfile"]
+        assert (merged / "Containerfile").is_symlink()

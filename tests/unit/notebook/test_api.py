@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import http.server
-import json
-import threading
 
 import pytest
 
 from dockyard.notebook import api as nbapi
+from tests.unit.conftest import FakeRegistry
 
 
 def test_api_sends_json_and_decodes_json_answers(tmp_path, docker_api):
@@ -71,76 +69,44 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class _Registry(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+CONFIG = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]}}
+LAYER = b"layer bytes"
 
-    def __init__(self, tamper=False):
-        super().__init__(("127.0.0.1", 0), _RegistryHandler)
-        self.config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]}}).encode()
-        self.layer = b"layer bytes"
-        self.manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": nbapi.MANIFEST_V2,
+
+def _manifest() -> dict:
+    return {"schemaVersion": 2, "mediaType": nbapi.MANIFEST_V2,
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                       "digest": _digest(self.config), "size": len(self.config)},
+                       "digest": _digest(FakeRegistry.body(CONFIG)), "size": len(FakeRegistry.body(CONFIG))},
             "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "digest": _digest(self.layer), "size": len(self.layer)}]}).encode()
-        self.tamper = tamper
-        self.accepts = []
-
-
-class _RegistryHandler(http.server.BaseHTTPRequestHandler):
-    server: _Registry
-
-    def do_GET(self):  # noqa: N802
-        s = self.server
-        if self.path == "/v2/lesson03/hello/manifests/v1":
-            s.accepts.append(self.headers.get("Accept"))
-            return self._send(s.manifest, nbapi.MANIFEST_V2, {"Docker-Content-Digest": _digest(s.manifest)})
-        if self.path == f"/v2/lesson03/hello/blobs/{_digest(s.config)}":
-            return self._send(s.config + (b" " if s.tamper else b""), "application/octet-stream")
-        if self.path == "/v2/_catalog":
-            return self._send(b'{"repositories":["lesson03/hello"]}', "application/json")
-        self._send(b'{"errors":[]}', "application/json", status=404)
-
-    def _send(self, body, ctype, headers=None, status=200):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args):
-        pass
+                        "digest": _digest(LAYER), "size": len(LAYER)}]}
 
 
 @pytest.fixture
-def registry():
-    servers = []
+def registry(fake_registries):
+    """start(tamper=False): the conftest's fake registry with lesson03/hello:v1, whose digests are real."""
+    def start(tamper=False) -> FakeRegistry:
+        manifest = _manifest()
+        return fake_registries(repos={"lesson03/hello": ["v1"]}, manifest=manifest, image_config=CONFIG,
+                               manifest_digest=_digest(FakeRegistry.body(manifest)), tamper=tamper)
 
-    def start(**kw):
-        srv = _Registry(**kw)
-        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(srv)
-        return srv
+    return start
 
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+
+def _accepts(srv: FakeRegistry) -> list[str | None]:
+    """The Accept header of each manifest request the registry got."""
+    return [headers.get("Accept") for path, headers in srv.requests if "/manifests/" in path]
 
 
 def test_the_manifest_table_checks_the_digest_and_lists_the_blobs(registry):
     srv = registry()
     where = f"127.0.0.1:{srv.server_address[1]}"
     table = nbapi.manifest_table("lesson03/hello", "v1", registry=where)
-    assert srv.accepts == [nbapi.MANIFEST_V2]
+    assert _accepts(srv) == [nbapi.MANIFEST_V2]
     assert [r[0] for r in table.rows] == ["manifest", "config", "layer 1"]
     assert table.rows[0][3] == "= sha256 of its bytes: True"
-    assert table.rows[2][2] == _digest(srv.layer)
+    assert table.rows[2][2] == _digest(LAYER)
     config = nbapi.config_blob("lesson03/hello", "v1", registry=where)
-    assert config["digest"] == _digest(srv.config) and config["config"]["Cmd"] == ["sh"]
+    assert config["digest"] == _digest(FakeRegistry.body(CONFIG)) and config["config"]["Cmd"] == ["sh"]
 
 
 def test_a_blob_that_does_not_match_its_digest_is_refused(registry):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -97,13 +98,39 @@ def test_get_refuses_any_address_but_the_loopback():
         compose.get("http://10.0.0.1:80/", wait=0)
 
 
-def test_the_lesson_and_lab_10_run_the_same_countdb_and_web():
-    from pathlib import Path
+LAB_10_STARTER = Path(__file__).resolve().parents[3] / "labs" / "10-compose" / "starter"
 
-    root = Path(__file__).resolve().parents[3]
+
+def test_the_lesson_and_lab_10_run_the_same_countdb_and_web(tmp_path):
+    app = tmp_path / "compose" / "counter"
+    assert compose.copy_app(app, work=tmp_path) == list(compose.APP_FILES)
     for rel in ("db/db.py", "db/Dockerfile", "web/web.py", "web/Dockerfile"):
-        lesson = (root / "notebooks" / "compose" / "counter" / rel).read_text()
-        assert lesson == (root / "labs" / "10-compose" / "starter" / rel).read_text(), rel
+        lesson = (app / rel).read_text()
+        assert lesson == (LAB_10_STARTER / rel).read_text(), rel
+
+
+def test_where_the_labs_are_hidden_the_app_comes_from_the_learners_copy_of_lab_10(tmp_path, monkeypatch):
+    (tmp_path / "hidden").mkdir()  # the checkout's labs/ as a confined learner sees it: an empty folder
+    monkeypatch.setattr(compose, "STARTER", tmp_path / "hidden")
+    shutil.copytree(LAB_10_STARTER, tmp_path / "work" / "labs" / "10-compose")
+    app = tmp_path / "work" / "compose" / "counter"
+    compose.copy_app(app, work=tmp_path / "work")
+    assert (app / "db" / "db.py").read_text() == (LAB_10_STARTER / "db" / "db.py").read_text()
+
+
+def test_copying_the_app_keeps_a_learners_edit(tmp_path):
+    app = tmp_path / "counter"
+    (app / "web").mkdir(parents=True)
+    (app / "web" / "web.py").write_text("# my edit\n")
+    assert "web/web.py" not in compose.copy_app(app, work=tmp_path)
+    assert (app / "web" / "web.py").read_text() == "# my edit\n"
+
+
+def test_without_lab_10_the_app_cannot_be_copied_and_the_hint_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(compose, "STARTER", tmp_path / "hidden")
+    with pytest.raises(DockyardError) as err:
+        compose.copy_app(tmp_path / "counter", work=tmp_path)
+    assert "lab 10's app" in str(err.value) and "dockyard lab" in err.value.fix
 
 
 def test_get_asks_again_while_the_answer_is_503_and_returns_the_first_other():

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from grader.cli import main
 from dockyard.errors import DockyardError
-from grader.course import diagnosis, grading
+from grader.course import diagnosis, grading, landing
 from grader.course.isolation import Answer
 from grader.course.layout import Course
 
@@ -101,8 +101,8 @@ def test_the_course_keeps_no_huge_file_a_cell_wrote(tmp_path):
     src.mkdir()
     (src / "90-fixture.ipynb").write_text("{}")
     with open(src / "huge.bin", "wb") as fh:
-        fh.truncate(grading.KEPT_FILE_MAX + 1)  # sparse: costs nothing here
-    grading._replace_tree(src, tmp_path / "dest")
+        fh.truncate(landing.KEPT_FILE_MAX + 1)  # sparse: costs nothing here
+    landing.replace_tree(src, tmp_path / "dest")
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["90-fixture.ipynb"]
 
 
@@ -110,8 +110,8 @@ def test_stale_runs_of_a_dead_grader_are_removed_and_live_ones_kept(tmp_path, mo
     monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     removed = []
-    monkeypatch.setattr(grading.mounts, "remove_disk", lambda image, target=None: removed.append(image.name) or [])
-    dead, live, starting = (tmp_path / f"{grading.TMP_PREFIX}{k}" for k in ("dead", "live", "starting"))
+    monkeypatch.setattr(landing.mounts, "remove_disk", lambda image, target=None: removed.append(image.name) or [])
+    dead, live, starting = (tmp_path / f"{landing.TMP_PREFIX}{k}" for k in ("dead", "live", "starting"))
     for d in (dead, live, starting):
         d.mkdir()
     (dead / "owner.pid").write_text("999999999")
@@ -122,10 +122,10 @@ def test_stale_runs_of_a_dead_grader_are_removed_and_live_ones_kept(tmp_path, mo
     purged = []
     monkeypatch.setattr("dockyard.sandbox.Sandbox.down", lambda sb, **kw: purged.append((sb.name, kw)))
     (live / "owner.pid").write_text(str(__import__("os").getpid()))
-    orphan = grading._disks() / f"{grading.TMP_PREFIX}gone"  # its run's folder is already gone
+    orphan = landing.disks_dir() / f"{landing.TMP_PREFIX}gone"  # its run's folder is already gone
     orphan.mkdir(parents=True)
     (orphan / "g1-x.img").write_text("")
-    grading._remove_stale_runs()
+    landing.remove_stale_runs()
     assert not dead.exists() and not orphan.exists()
     assert live.exists() and starting.exists()
     assert removed == ["g1-x.img"]

@@ -282,3 +282,113 @@ def fake_run(monkeypatch, grade_one, on_start=lambda: None):
 
     monkeypatch.setattr(grading, "GradingRun", FakeRun)
     monkeypatch.setattr(grading, "land", lambda course, outcome: None)
+
+
+# --- grade_class's and grade_one's steps, each on its own -------------------------------------------
+
+def outcome(student="ann", status="ok", **kw) -> grading.Outcome:
+    return grading.Outcome(student, "90-x", status, kw.pop("message", "graded"), **kw)
+
+
+def test_chosen_students_keeps_the_course_order(tmp_path):
+    course = Course.at(tmp_path / "course")
+    for s in ("cy", "ann", "bob"):
+        course.submitted("90-x", s).mkdir(parents=True)
+    assert grading.chosen_students(course, "90-x", None) == ["ann", "bob", "cy"]
+    assert grading.chosen_students(course, "90-x", ["cy", "ann"]) == ["ann", "cy"]
+
+
+def test_a_skipped_hand_in_is_its_last_status_and_only_unchanged_merged_ones_are_skipped():
+    prev = {"student": "ann", "lab": "90-x", "status": "ok", "message": "graded", "merged": True, "score": 2.0,
+            "fingerprint": "f1", "written_by": "an older Dockyard"}
+    assert grading.is_unchanged(prev, "f1")
+    assert not grading.is_unchanged(prev, "f2") and not grading.is_unchanged({**prev, "merged": False}, "f1")
+    got = grading.skipped(prev)
+    assert (got.student, got.status, got.score, got.merged, got.skipped) == ("ann", "ok", 2.0, True, True)
+
+
+def test_announce_gives_the_plan_then_every_skipped_hand_in():
+    events = []
+    grading.announce(lambda total, todo: events.append((total, todo)), events.append, 3, 1,
+                     [outcome("ann"), outcome("bob")])
+    assert [e if isinstance(e, tuple) else e.student for e in events] == [(3, 1), "ann", "bob"]
+    grading.announce(None, None, 3, 1, [outcome("ann")])  # nobody listening: nothing to call
+
+
+def test_retry_alone_only_beside_others_and_only_for_what_the_hand_in_did_not_do():
+    clash = outcome(port_clash=True, cells={"c": (1, 1)})
+    never_ran = outcome(status="failed", message="nbgrader autograde failed")
+    assert grading.retry_alone_because(clash, 2) == "its host ports collided with another hand-in's"
+    assert grading.retry_alone_because(never_ran, 2) == \
+        "the first attempt failed before any cell ran: nbgrader autograde failed"
+    assert grading.retry_alone_because(clash, 1) is None and grading.retry_alone_because(never_ran, 1) is None
+    assert grading.retry_alone_because(outcome(status="failed", cells={"c": (0, 1)}), 2) is None
+    assert grading.retry_alone_because(outcome(), 2) is None
+    again = grading.graded_alone(outcome(message="graded", port_clash=True), "its host ports collided")
+    assert (again.message, again.port_clash) == ("graded (graded again alone: its host ports collided)", False)
+
+
+def test_finished_unlanded_are_the_futures_with_an_outcome_not_taken_yet():
+    import concurrent.futures as cf
+
+    done, taken, failed, cancelled, running = (cf.Future() for _ in range(5))
+    done.set_result(outcome("ann"))
+    taken.set_result(outcome("bob"))
+    failed.set_exception(RuntimeError("boom"))
+    cancelled.cancel()
+    futures = [done, taken, failed, cancelled, running]
+    assert grading.finished_unlanded(futures, {id(taken)}) == [done]
+
+
+def test_a_crash_mid_class_still_lands_the_hand_in_that_finished_meanwhile(tmp_path, monkeypatch):
+    """bob's grading raises (as Ctrl-C does) while ann's runs: ann's is stopped, finishes, and is landed."""
+    import threading
+
+    stop, landed, seen = threading.Event(), [], []
+
+    class Run:
+        jobs = 2
+
+        def grade_one(self, student, fp):
+            if student == "bob":
+                raise KeyboardInterrupt
+            stop.wait(60)  # still running when bob's crash comes; the crash path sets stop
+            return outcome(student, status="interrupted" if stop.is_set() else "ok", fingerprint=fp)
+
+    monkeypatch.setattr(grading, "land", lambda course, out: landed.append(out.student))
+    outcomes = {}
+    with pytest.raises(KeyboardInterrupt):
+        grading.ClassGrading(Course.at(tmp_path), Run(), stop, outcomes, seen.append).grade([("ann", "f1"),
+                                                                                               ("bob", "f2")])
+    assert stop.is_set() and landed == ["ann"] and [o.student for o in seen] == ["ann"]
+    assert outcomes["ann"].status == "interrupted" and "bob" not in outcomes
+
+
+def test_record_timings_takes_the_workers_own_count_and_feedback_when_it_ran():
+    from grader.course.isolation import Answer
+
+    out = outcome()
+    grading.record_timings(out, Answer({"autograde_seconds": 4.5, "feedback_seconds": 1.25}, 7.0))
+    assert out.timings == {"autograde": 4.5, "feedback": 1.25}
+    out = outcome()
+    grading.record_timings(out, Answer(None, 7.0, timed_out=True))
+    assert out.timings == {"autograde": 7.0}
+
+
+def test_a_failed_feedback_makes_an_ok_hand_in_failed_with_nbgraders_words():
+    out = outcome()
+    grading.note_feedback(out, {"success": False, "error": "Traceback ...\nValueError: no template"})
+    assert out.status == "failed" and out.message.startswith("grades saved, but nbgrader generate_feedback failed: ")
+    assert "ValueError: no template" in out.message
+    for fb, status in (({"success": True}, "ok"), ({}, "cell-timeout")):
+        out = outcome(status=status, message="as it was")
+        grading.note_feedback(out, fb if status == "ok" else {})
+        assert (out.status, out.message) == (status, "as it was")
+
+
+def test_failure_message_gives_our_fix_or_the_exceptions_type():
+    from dockyard.errors import DockyardError
+
+    assert grading.failure_message(DockyardError("dockerd did not start", "see its log")) == \
+        "dockerd did not start (see its log)"
+    assert grading.failure_message(OSError("disk gone")) == "OSError: disk gone"

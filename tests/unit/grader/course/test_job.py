@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from dockyard.errors import DockyardError
-from grader.course import gradebook, grading, job
+from grader.course import gradebook, grading, job, landing
 from grader.course.grading import Outcome
 from grader.course.layout import Course
 
@@ -53,7 +53,7 @@ def fake_run(monkeypatch, tmp_path):
             self.closed = True
 
     monkeypatch.setattr(grading, "GradingRun", FakeRun)
-    monkeypatch.setattr(grading, "remove_work", lambda work: shutil.rmtree(work, ignore_errors=True))
+    monkeypatch.setattr(landing, "remove_work", lambda work: shutil.rmtree(work, ignore_errors=True))
     FakeRun.made = made
     return FakeRun
 

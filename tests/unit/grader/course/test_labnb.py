@@ -28,6 +28,15 @@ def edit(lab: Path, fn) -> None:
     nbformat.write(nb, labnb.notebook_path(lab))
 
 
+def problems_after_rewriting(lab: Path, grade_id: str, change) -> list[str]:
+    """What validation says once the test cell ``grade_id`` holds ``change(its source)``."""
+    def rewrite(nb):
+        cell = next(c for c in nb.cells if labnb.meta(c).get("grade_id") == grade_id)
+        cell.source = change(cell.source)
+    edit(lab, rewrite)
+    return labnb.validate(lab)
+
+
 def test_awards_in_finds_calls_and_hidden_regions():
     src = 'award("05-dockerfile", "build")\n### BEGIN HIDDEN TESTS\naward("05-dockerfile", "a", "b")\n### END HIDDEN TESTS'
     got = list(labnb.awards_in(src))
@@ -45,31 +54,20 @@ def test_points_that_do_not_add_up_are_named(lab):
 
 
 def test_a_hidden_check_awarded_in_the_open_is_refused(lab):
-    def reveal(nb):
-        cell = next(c for c in nb.cells if labnb.meta(c).get("grade_id") == "test-data")
-        cell.source = 'award("90-fixture", "data")'
-    edit(lab, reveal)
-    problems = labnb.validate(lab)
+    problems = problems_after_rewriting(lab, "test-data", lambda _: 'award("90-fixture", "data")')
     assert any("hidden check 'note-kept' outside" in p for p in problems)
     assert any("no hidden tests" in p for p in problems)
 
 
 def test_a_check_nobody_awards_and_an_unknown_task_are_named(lab):
-    def drop(nb):
-        cell = next(c for c in nb.cells if labnb.meta(c).get("grade_id") == "test-web")
-        cell.source = 'award("90-fixture", "webb")'
-    edit(lab, drop)
-    problems = labnb.validate(lab)
+    problems = problems_after_rewriting(lab, "test-web", lambda _: 'award("90-fixture", "webb")')
     assert any("'webb'" in p for p in problems)
     assert any("check 'web-running' is in lab.yaml but no test cell awards it" in p for p in problems)
 
 
 def test_two_awards_in_one_cell_are_refused(lab):
-    def twice(nb):
-        cell = next(c for c in nb.cells if labnb.meta(c).get("grade_id") == "test-web")
-        cell.source += '\naward("90-fixture", "web")'
-    edit(lab, twice)
-    assert any("exactly once, not 2 times" in p for p in labnb.validate(lab))
+    problems = problems_after_rewriting(lab, "test-web", lambda source: source + '\naward("90-fixture", "web")')
+    assert any("exactly once, not 2 times" in p for p in problems)
 
 
 def test_stored_outputs_and_a_variant_pointing_nowhere_are_named(lab):

@@ -211,3 +211,20 @@ def test_nbgraders_own_autograde_is_refused_outside_dockyard_grade(tmp_path):
     c.Execute.kernel_name = "python3"
     with pytest.raises(trusted.UnsealedAutograde, match="'python3'"):
         trusted.TrustedExecute(config=c).preprocess(labnb.read(LAB), {})
+
+
+def test_a_hand_in_over_a_cap_is_a_failed_cell_with_the_cap_not_a_traceback(tmp_path, kernel, monkeypatch):
+    from grader import runner
+
+    monkeypatch.setitem(runner.HAND_IN_CAPS, "max_files", 2)
+    for i in range(3):
+        (tmp_path / f"build{i}.o").write_text("")
+    step = Step(running_web(), tmp_path)
+    # a real session: the hand-in is copied before the checks run, and the copy stops at the cap
+    step._sessions = {"90-fixture": GradingSession(step._labs["90-fixture"], client=object(), submission=tmp_path,
+                                                   copy=True)}
+    out = step.run(new_code_cell("", metadata=grade_meta("test-web", 1)))
+    assert kernel == [] and score(out) == 0
+    error = out.outputs[-1]
+    assert error.ename == "GraderError" and error.traceback == [f"GraderError: {error.evalue}"]
+    assert "more than 2 files" in error.evalue and "the cap is 2" in error.evalue

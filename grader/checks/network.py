@@ -18,7 +18,7 @@ import secrets
 import tarfile
 from pathlib import Path
 
-from dockyard.errors import ContainerNotFound
+from dockyard.errors import ContainerNotFound, DockyardError
 
 from .base import Failed, Param, check, fail, ok
 from .container import NAME, _cname, _inspect, _running

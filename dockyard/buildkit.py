@@ -30,6 +30,7 @@ import dataclasses
 import os
 import re
 import signal
+import stat
 import subprocess
 from pathlib import Path
 
@@ -78,13 +79,42 @@ def parse_version(text: str) -> str | None:
 
 
 _seen: dict[tuple[str, float], str | None] = {}
+_chosen: dict[tuple, Builder] = {}
+
+
+def unsafe_reason(real: str) -> str | None:
+    """Why the file at ``real`` (a resolved path) is not safe to run, or None when it is.
+
+    The grader may run as root, and every ``docker`` on its PATH is run with ``--version``: a file someone else can
+    write, or replace through a folder they can write, would run their code as root. So the file and every folder
+    above it must belong to root (or to whoever runs this) and be writable by nobody else. A folder with the
+    sticky bit (/tmp) is the exception for its own entries: nobody but their owner can rename or replace them."""
+    owners = {0, os.geteuid()}
+    st = os.stat(real)
+    if st.st_uid not in owners:
+        return f"owned by uid {st.st_uid}"
+    if st.st_mode & 0o022:
+        return "writable by " + ("everyone" if st.st_mode & 0o002 else "its group")
+    folder = os.path.dirname(real)
+    while True:
+        st = os.stat(folder)
+        if st.st_uid not in owners:
+            return f"in {folder}, owned by uid {st.st_uid}"
+        if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+            return f"in {folder}, writable by " + ("everyone" if st.st_mode & 0o002 else "its group")
+        if folder == os.path.dirname(folder):
+            return None
+        folder = os.path.dirname(folder)
 
 
 def cli_at(path: str) -> Cli | None:
-    """The docker CLI at ``path`` and its version (asked once per file; None if it is not one)."""
+    """The docker CLI at ``path`` and its version (asked once per file; None if it is not one, or is not safe to
+    run: see :func:`unsafe_reason`)."""
     try:
         real = os.path.realpath(path)
         key = (real, os.stat(real).st_mtime)
+        if unsafe_reason(real):
+            return None
     except OSError:
         return None
     if key not in _seen:
@@ -95,6 +125,19 @@ def cli_at(path: str) -> Cli | None:
             _seen[key] = None
     version = _seen[key]
     return Cli(real, version) if version else None
+
+
+def skipped(paths: list[str]) -> list[str]:
+    """``/tmp/x/docker (writable by everyone)`` for each of ``paths`` that is not safe to run."""
+    out = []
+    for p in paths:
+        try:
+            reason = unsafe_reason(os.path.realpath(p))
+        except OSError as exc:
+            reason = f"unreadable: {exc.strerror}"
+        if reason:
+            out.append(f"{p} ({reason})")
+    return out
 
 
 def candidates(path: str | None = None) -> list[str]:
@@ -116,7 +159,9 @@ def find_cli(path: str | None = None, *, skip: tuple[str, ...] = ()) -> Cli | No
     if named:
         cli = cli_at(named)
         if cli is None:
-            raise ConfigError(f"DOCKYARD_DOCKER_CLI={named} is not a docker CLI",
+            unsafe = skipped([named])
+            what = f"is not safe to run: {unsafe[0]}" if unsafe else "is not a docker CLI"
+            raise ConfigError(f"DOCKYARD_DOCKER_CLI={named} {what}",
                               "point it at a docker CLI 18.09 to 22.x (e.g. /usr/bin/docker of Debian's docker.io), "
                               "or unset it")
         return cli if cli.builtin_buildkit else None
@@ -129,23 +174,47 @@ def find_cli(path: str | None = None, *, skip: tuple[str, ...] = ()) -> Cli | No
     return None
 
 
+def _fingerprint(paths: list[str]) -> tuple:
+    """What the answer of :func:`choose` depends on in the files: each candidate's real path, mtime and safety."""
+    out = []
+    for p in paths:
+        real = os.path.realpath(p)
+        try:
+            out.append((p, real, os.stat(real).st_mtime, unsafe_reason(real)))
+        except OSError:
+            out.append((p, real, None, None))
+    return tuple(out)
+
+
 def choose(setting: str | None = None, path: str | None = None, *, skip: tuple[str, ...] = ()) -> Builder:
-    """The builder for lessons and grading: BuildKit when a CLI can do it through the seal, else the classic one."""
+    """The builder for lessons and grading: BuildKit when a CLI can do it through the seal, else the classic one.
+
+    Asked at every kernel's start: the answer is kept for the process until the setting or a candidate changes."""
     setting = (setting or os.environ.get("DOCKYARD_BUILDER") or "buildkit").strip().lower()
     if setting not in ("buildkit", "classic"):
         raise ConfigError(f"DOCKYARD_BUILDER={setting!r} is not a builder", "use buildkit (the default) or classic")
     if setting == "classic":
         return Builder(False, None, "the classic builder, as DOCKYARD_BUILDER=classic asks")
+    named = os.environ.get("DOCKYARD_DOCKER_CLI")
+    key = (setting, skip, named, _fingerprint(([named] if named else []) + candidates(path)))
+    if key not in _chosen:
+        _chosen[key] = _choose_buildkit(path, skip)
+    return _chosen[key]
+
+
+def _choose_buildkit(path: str | None, skip: tuple[str, ...]) -> Builder:
     cli = find_cli(path, skip=skip)
-    if cli is None:
-        found = [c for c in (cli_at(p) for p in candidates(path)) if c is not None]
-        seen = ", ".join(f"{c.path} {c.version}" for c in found) or "none"
-        return Builder(False, None,
-                       f"BuildKit is off (DOCKER_BUILDKIT=0, the classic builder): no docker CLI before 23 with "
-                       f"BuildKit built in was found (docker CLIs found: {seen}). A 23+ CLI builds with BuildKit "
-                       "through buildx, which the sandbox's seal refuses (its /grpc requests cannot be checked). "
-                       "Install Debian's docker.io (its /usr/bin/docker 20.10 has BuildKit built in) to get it.")
-    return Builder(True, cli, f"BuildKit (DOCKER_BUILDKIT=1) with {cli.path} {cli.version}")
+    if cli is not None:
+        return Builder(True, cli, f"BuildKit (DOCKER_BUILDKIT=1) with {cli.path} {cli.version}")
+    found = [c for c in (cli_at(p) for p in candidates(path)) if c is not None]
+    seen = ", ".join(f"{c.path} {c.version}" for c in found) or "none"
+    unsafe = skipped(candidates(path))
+    not_run = f"; not run, as not safe to run: {', '.join(unsafe)}" if unsafe else ""
+    return Builder(False, None,
+                   f"BuildKit is off (DOCKER_BUILDKIT=0, the classic builder): no docker CLI before 23 with "
+                   f"BuildKit built in was found (docker CLIs found: {seen}{not_run}). A 23+ CLI builds with BuildKit "
+                   "through buildx, which the sandbox's seal refuses (its /grpc requests cannot be checked). "
+                   "Install Debian's docker.io (its /usr/bin/docker 20.10 has BuildKit built in) to get it.")
 
 
 def shim(folder: Path, cli: Cli | None) -> None:

@@ -6,6 +6,8 @@ security checks (:mod:`grader.checks.container_security`), so both decode the sa
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # include/uapi/linux/capability.h, bit number -> name (without CAP_)
 CAP_NAMES = (
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
@@ -41,7 +43,34 @@ def norm_cap(cap: str) -> str:
     return c[4:] if c.startswith("CAP_") else c
 
 
-def uids(status: dict[str, str]) -> tuple[int, int]:
-    """(real, effective) uid from a parsed status."""
-    real, eff, *_ = (status.get("Uid") or "-1 -1").split()
-    return int(real), int(eff)
+class Ids(NamedTuple):
+    """The four ids the kernel keeps for a process (the Uid: and Gid: lines of /proc/<pid>/status)."""
+
+    real: int
+    effective: int
+    saved: int
+    filesystem: int
+
+    def has_zero(self) -> bool:
+        """True when any of the four is 0: a saved or filesystem 0 is root the process can take back (setuid(0))."""
+        return 0 in self
+
+    def text(self, kind: str = "uids") -> str:
+        """``uids real 1000, effective 1000, saved 0, filesystem 1000``"""
+        return f"{kind} " + ", ".join(f"{field} {value}" for field, value in zip(self._fields, self))
+
+
+def _ids(status: dict[str, str], key: str) -> Ids:
+    # a missing or short line reads as -1 (unknown), never as 0 (root) nor as a harmless uid
+    values = [int(v) for v in (status.get(key) or "").split()[:4]]
+    return Ids(*(values + [-1] * (4 - len(values))))
+
+
+def uids(status: dict[str, str]) -> Ids:
+    """(real, effective, saved, filesystem) uid from a parsed status."""
+    return _ids(status, "Uid")
+
+
+def gids(status: dict[str, str]) -> Ids:
+    """(real, effective, saved, filesystem) gid from a parsed status."""
+    return _ids(status, "Gid")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.procstatus import decode_caps, norm_cap, parse_status, uids
+from dockyard.procstatus import Ids, decode_caps, gids, norm_cap, parse_status, uids
 
 from . import container as C
 from .base import Failed, Param, check, fail, ok
@@ -43,29 +43,45 @@ _ROOT = re.compile(r"^(|0|root)(:.*)?$")
 
 @check("container.user", name=NAME, uid=Param(int, default=None, doc="the uid it must run as (default: any but 0)"))
 def user(ctx, name, uid=None):
-    """The container's main process runs as a non-root user."""
+    """The container's main process runs as a non-root user, with no uid 0 it could take back."""
     ins = _inspect(ctx, name)
     cname = _cname(ins, name)
     configured = (ins.get("Config") or {}).get("User") or ""
     status, where = main_status(ctx, ins, "reading the uid of its process")
-    real, eff = uids(status)
+    ids = uids(status)
+    real = ids.real
     shown = repr(configured) if configured else "not set (the image's default, root)"
-    evidence = {"configured_user": configured, "uid": real, "euid": eff, "read_from": where}
-    if 0 in (real, eff):
-        if _ROOT.match(configured.strip().lower()):
-            return fail(f"{cname} runs as root (uid {real}); its user is {shown}; expected a non-root user",
-                        reason="root", **evidence,
-                        hint=f"run it as an unprivileged user: docker run --user 10001 ... (or USER 10001 in the "
-                             f"Dockerfile); --user root, --user 0 or 0:0 are root")
-        return fail(f"{cname} runs as uid {real} (euid {eff}): the user {configured!r} is root by its uid, whatever "
-                    f"its name; expected a non-root uid", reason="uid_zero", **evidence,
-                    hint=f"a user name means nothing to the kernel, only its uid does: the image's /etc/passwd gives "
-                         f"{configured!r} uid 0. Use a numeric uid that is not 0 (--user 10001), or create the user "
-                         f"without -o -u 0")
+    evidence = {"configured_user": configured, "uid": real, "euid": ids.effective, "uids": list(ids),
+                "gids": list(gids(status)), "read_from": where}
+    if ids.has_zero():
+        return _root_user(cname, configured, shown, ids, evidence)
     if uid is not None and real != uid:
         return fail(f"{cname} runs as uid {real}; expected uid {uid}", reason="wrong_uid", **evidence,
                     hint=f"docker run --user {uid} ... (a name resolves to whatever uid the image's /etc/passwd gives)")
     return ok(f"{cname} runs as uid {real} (user {shown}, read from {where})", **evidence)
+
+
+def _root_user(cname: str, configured: str, shown: str, ids: Ids, evidence: dict):
+    """The failure for a process one of whose four uids is 0, by which of them."""
+    real, eff = ids.real, ids.effective
+    if 0 not in (real, eff):
+        # seteuid(1000) by a root process keeps 0 as the saved uid: setuid(0) makes it root again at any time
+        return fail(f"{cname} runs with {ids.text()}: the process can take root back; expected no uid 0",
+                    reason="saved_root", **evidence,
+                    hint="the program gave up only its effective uid and kept 0 as its saved (or filesystem) uid. "
+                         "Start it as the unprivileged user instead (docker run --user 10001 ..., or USER 10001 in "
+                         "the Dockerfile), so no uid of it is ever 0; a program that must start as root drops it "
+                         "for good with setresuid(uid, uid, uid), not seteuid")
+    if _ROOT.match(configured.strip().lower()):
+        return fail(f"{cname} runs as root (uid {real}); its user is {shown}; expected a non-root user",
+                    reason="root", **evidence,
+                    hint="run it as an unprivileged user: docker run --user 10001 ... (or USER 10001 in the "
+                         "Dockerfile); --user root, --user 0 or 0:0 are root")
+    return fail(f"{cname} runs as uid {real} (euid {eff}): the user {configured!r} is root by its uid, whatever "
+                f"its name; expected a non-root uid", reason="uid_zero", **evidence,
+                hint=f"a user name means nothing to the kernel, only its uid does: the image's /etc/passwd gives "
+                     f"{configured!r} uid 0. Use a numeric uid that is not 0 (--user 10001), or create the user "
+                     f"without -o -u 0")
 
 
 # --- capabilities ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ its ID, so a learner who retags ``busybox`` cannot choose what the probe runs.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import ipaddress
 import re
@@ -17,7 +18,7 @@ import secrets
 import tarfile
 from pathlib import Path
 
-from dockyard.errors import ContainerNotFound
+from dockyard.errors import ContainerNotFound, DockyardError
 
 from .base import Failed, Param, check, fail, ok
 from .container import NAME, _cname, _inspect, _running
@@ -138,7 +139,152 @@ def _addresses(ins: dict) -> list[str]:
     return sorted({n.get("IPAddress") for n in nets.values() if n and n.get("IPAddress")})
 
 
+# --- names, resolved by the grader ---------------------------------------------------------
+# The probe connects to addresses only. A name is resolved here, from what the daemon says about the containers
+# and networks, the way Docker's own /etc/hosts entries and embedded DNS resolve it: never by the container's
+# /etc/hosts or resolv.conf, which whoever is inside it can rewrite (pointing "db" at a container of their own).
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    """Where a name leads from one network namespace: an address and how the daemon's data says so, or None."""
+
+    address: str | None
+    how: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """A container attached to a network, as the network's inspect lists it."""
+
+    id: str
+    name: str
+    address: str
+
+
+def _members(ctx, network: str) -> list[Member]:
+    """The containers on ``network`` that have an address there."""
+    out = []
+    for cid, ep in (_network(ctx, network).get("Containers") or {}).items():
+        address = (ep.get("IPv4Address") or "").split("/")[0]
+        if address:
+            out.append(Member(cid, ep.get("Name") or "", address))
+    return out
+
+
+def _aliases(ctx, member: Member, network: str) -> set[str]:
+    """The names Docker's DNS answers for ``member`` on ``network`` besides its name (--network-alias, the short
+    ID, a Compose service's name)."""
+    try:
+        ins = ctx.container(member.id)
+    except DockyardError:  # gone since the network was read
+        return set()
+    ep = ((ins.get("NetworkSettings") or {}).get("Networks") or {}).get(network) or {}
+    return {a.lower() for a in ep.get("Aliases") or []}
+
+
+def _legacy_links(ins: dict) -> list[tuple[str, str]]:
+    """(alias, container name) of each --link in HostConfig: ``/pub1:/pub2/api``."""
+    out = []
+    for link in (ins.get("HostConfig") or {}).get("Links") or []:
+        target, _, alias = link.partition(":")
+        out.append((alias.rsplit("/", 1)[-1], target.lstrip("/")))
+    return out
+
+
+def _links(ins: dict) -> list[tuple[str, str]]:
+    """(alias, container name) of each --link: HostConfig's, and each endpoint's on a user network (``pub1:api``)."""
+    out = _legacy_links(ins)
+    for ep in ((ins.get("NetworkSettings") or {}).get("Networks") or {}).values():
+        for link in (ep or {}).get("Links") or []:
+            target, _, alias = link.partition(":")
+            out.append((alias or target, target))
+    return out
+
+
+def _by_address(ctx, address: str, networks: list[str]) -> Resolved | None:
+    for net in networks:
+        for m in _members(ctx, net):
+            if m.address == address:
+                return Resolved(address, f"{m.name}'s address on {net}")
+    return None
+
+
+def _by_name(ctx, name: str, networks: list[str], dns: bool) -> Resolved | None:
+    """``name`` as a container's name (or, with ``dns``, one of its aliases) on one of ``networks``."""
+    for net in networks:
+        for m in _members(ctx, net):
+            if m.name.lower() == name or (dns and name in _aliases(ctx, m, net)):
+                return Resolved(m.address, f"{m.name}'s address on {net}")
+    return None
+
+
+def _own_hostname(host: str, owner: dict) -> Resolved | None:
+    if host == ((owner.get("Config") or {}).get("Hostname") or "").lower() and _addresses(owner):
+        return Resolved(_addresses(owner)[0], f"{_cname(owner, host)}'s own hostname")
+    return None
+
+
+def _added_host(ctx, host: str, owner: dict, networks: list[str]) -> Resolved | None:
+    """An --add-host entry for ``host``, if it names an address of a container on ``networks``: --add-host must
+    not send the probe anywhere else."""
+    for entry in (owner.get("HostConfig") or {}).get("ExtraHosts") or []:
+        name, _, address = entry.partition(":")
+        if name.lower() == host:
+            found = _by_address(ctx, address, networks)
+            return Resolved(address, f"--add-host {entry}, {found.how}") if found else Resolved(
+                None, f"--add-host gives it {address}, which is no container's address on {', '.join(networks)}")
+    return None
+
+
+def _linked(ctx, host: str, owner: dict, networks: list[str]) -> Resolved | None:
+    for alias, target in _links(owner):
+        found = _by_name(ctx, target.lower(), networks, dns=False) if host in (alias.lower(), target.lower()) else None
+        if found:
+            return Resolved(found.address, f"--link {target}:{alias}, {found.how}")
+    return None
+
+
+def _from_hosts_file(ctx, host: str, owner: dict, networks: list[str]) -> Resolved | None:
+    """What Docker writes in the owner's /etc/hosts: its own hostname, --add-host entries, legacy links."""
+    return _own_hostname(host, owner) or _added_host(ctx, host, owner, networks) or _linked(ctx, host, owner, networks)
+
+
+def resolve(ctx, host: str, networks: list[str], owner: dict | None = None) -> Resolved:
+    """Where ``host`` leads from a namespace on ``networks`` (``owner``: the container whose /etc/hosts Docker wrote;
+    None for the grader's newcomer, which has no entries of its own)."""
+    if _is_address(host):
+        return Resolved(host, "an address")
+    name = host.lower()
+    if name == "localhost":
+        return Resolved("127.0.0.1", "localhost")
+    found = _from_hosts_file(ctx, name, owner, networks) if owner else None
+    # Docker's embedded DNS answers on user-defined networks only, never on the default bridge
+    found = found or _by_name(ctx, name, [n for n in networks if n != "bridge"], dns=True)
+    if found:
+        return found
+    if networks == ["bridge"]:
+        return Resolved(None, "the name does not resolve there (the default bridge has no DNS)")
+    return Resolved(None, "the name does not resolve there")
+
+
 # --- checks -------------------------------------------------------------------------------
+def _origin(ctx, name: str | None, network: str | None, doing: str) -> tuple[str, str, list[str], dict | None]:
+    """(the probe's network mode, "from ..." in words, the networks it is on, the container whose /etc/hosts it
+    has) for a probe inside container ``name`` or as a newcomer on ``network``."""
+    if (name is None) == (network is None):
+        raise Failed(fail("network.reach needs exactly one of name or network", reason="bad_spec"))
+    if network is not None:
+        net = _network(ctx, network)
+        return net["Name"], f"from a new container on {net['Name']}", [net["Name"]], None
+    ins = _inspect(ctx, name)
+    _running(ctx, ins, name, doing)
+    owner = ins
+    mode = (ins.get("HostConfig") or {}).get("NetworkMode") or ""
+    if mode.startswith("container:"):  # its namespace, and its /etc/hosts, are the other container's
+        owner = _inspect(ctx, mode.split(":", 1)[1])
+    networks = [n for n in ((owner.get("NetworkSettings") or {}).get("Networks") or {}) if n not in ("host", "none")]
+    return f"container:{ins['Id']}", f"from inside {_cname(ins, name)}", networks, owner
+
+
 @check("network.reach",
        host=Param(str, doc="the name, network alias or address to connect to"),
        port=Param(int, doc="the TCP port"),
@@ -150,50 +296,48 @@ def _addresses(ins: dict) -> list[str]:
                                             "addresses, so isolation is proved, not just an unknown name"))
 def reach(ctx, host, port, name=None, network=None, path=None, reachable=True, by_ip=False):
     """A connection from one container (or network) to a host and port succeeds, or is impossible."""
-    if (name is None) == (network is None):
-        raise Failed(fail("network.reach needs exactly one of name or network", reason="bad_spec"))
-    if name is not None:
-        ins = _inspect(ctx, name)
-        where = _cname(ins, name)
-        _running(ctx, ins, name, f"probing {host}:{port} from inside it")
-        mode, origin = f"container:{ins['Id']}", f"from inside {where}"
-        on_default = "bridge" in ((ins.get("NetworkSettings") or {}).get("Networks") or {})
-    else:
-        net = _network(ctx, network)
-        mode, origin = net["Name"], f"from a new container on {net['Name']}"
-        on_default = net["Name"] == "bridge"
-    targets = [(host, port)]
+    mode, origin, networks, owner = _origin(ctx, name, network, f"probing {host}:{port} from inside it")
+    extra = []
     if not reachable:
         target = _inspect(ctx, host)  # isolation from a container that is not there proves nothing
         _running(ctx, target, host, f"checking that {host} cannot be reached")
-        if by_ip:
-            targets += [(ip, port) for ip in _addresses(target)]
-    answers = probe(ctx, mode, targets, path)
-    seen = {f"{h}:{p}": _classified(answers.get((h, p), (1, "no answer from the probe")), path) for h, p in targets}
-    evidence = {"from": origin, "answers": {k: v[2] for k, v in seen.items()}}
-    first_reached, first_reason, first_words = seen[f"{host}:{port}"]
-    if first_reason == "timed_out" and on_default and not _is_address(host):
-        # the default bridge has no embedded DNS: the lookup itself waits until nc gives up
-        first_reason, first_words = "no_name", "the name does not resolve there (the default bridge has no DNS)"
+        extra = _addresses(target) if by_ip else []
+    first = resolve(ctx, host, networks, owner)
+    wanted = {f"{host}:{port}": first.address} | {f"{ip}:{port}": ip for ip in extra}
+    to_probe = sorted({(a, port) for a in wanted.values() if a})
+    answers = probe(ctx, mode, to_probe, path) if to_probe else {}
+    seen = {k: _classified(answers.get((a, port), (1, "no answer from the probe")), path) if a
+            else (False, "no_name", first.how) for k, a in wanted.items()}
+    evidence = {"from": origin, "answers": {k: v[2] for k, v in seen.items()},
+                "resolved": {host: f"{first.address} ({first.how})" if first.address else first.how}}
     if reachable:
-        if first_reached:
-            return ok(f"{origin}, {host}:{port} answers: {first_words}", **evidence)
-        return fail(f"{origin}, {host}:{port} does not answer: {first_words}; expected it to",
-                    reason=first_reason, **evidence,
-                    hint={"no_name": f"{host} is not a name on any network this container shares with it: put both "
-                                     f"on one user-defined network (docker network connect NET CONTAINER); "
-                                     f"the default bridge has no DNS for names",
-                          "refused": f"{host} is there, but nothing listens on port {port}: is its server running, "
-                                     f"on port {port}, on 0.0.0.0?"}.get(first_reason))
+        return _reached(origin, host, port, seen[f"{host}:{port}"], evidence)
     # for isolation, any bytes from the other side mean a connection: whatever they said
-    talked = {f"{h}:{p}": len(a) > 2 and bool(a[2]) for (h, p), a in answers.items()}
-    reached = [k for k, v in seen.items() if v[0] or talked.get(k)]
+    reached = [k for k, v in seen.items() if v[0] or _from_peer(answers.get((wanted[k], port)))]
     if reached:
         return fail(f"{origin}, {', '.join(reached)} answers; expected no connection at all",
                     reason="reachable", **evidence,
                     hint=f"the two share a network: docker network disconnect NET {host} for each network "
                          f"{host} must not be on (docker inspect {host} lists them)")
     return ok(f"{origin}, {host} cannot be reached: " + "; ".join(f"{k}: {v[2]}" for k, v in seen.items()), **evidence)
+
+
+def _from_peer(answer: tuple | None) -> bool:
+    """Whether the probe's answer holds bytes the other side sent."""
+    return bool(answer and len(answer) > 2 and answer[2])
+
+
+def _reached(origin: str, host: str, port: int, answer: tuple[bool, str, str], evidence: dict):
+    """The outcome of network.reach when the connection must succeed."""
+    reached, reason, words = answer
+    if reached:
+        return ok(f"{origin}, {host}:{port} answers: {words}", **evidence)
+    return fail(f"{origin}, {host}:{port} does not answer: {words}; expected it to", reason=reason, **evidence,
+                hint={"no_name": f"{host} is not a name on any network this container shares with it: put both "
+                                 f"on one user-defined network (docker network connect NET CONTAINER); "
+                                 f"the default bridge has no DNS for names",
+                      "refused": f"{host} is there, but nothing listens on port {port}: is its server running, "
+                                 f"on port {port}, on 0.0.0.0?"}.get(reason))
 
 
 @check("network.attached", name=NAME,

@@ -65,6 +65,32 @@ def test_user_whose_name_is_not_root_but_whose_uid_is_0_fails_as_uid_zero(proc):
     assert out.reason == "uid_zero" and "'svc' is root by its uid" in out.message and "-o -u 0" in out.hint
 
 
+# the Uid: lines of a root process after setresuid(10001, 10001, 0), and after setfsuid(0) as well, recorded on
+# this project's kernel (python3 as root: os.setresuid, then ctypes setfsuid; /proc/self/status)
+SAVED_ROOT = "Uid:\t10001\t10001\t0\t10001"
+SAVED_AND_FS_ROOT = "Uid:\t10001\t10001\t0\t0"
+
+
+@pytest.mark.parametrize("uid_line,shown", [
+    (SAVED_ROOT, "uids real 10001, effective 10001, saved 0, filesystem 10001"),
+    (SAVED_AND_FS_ROOT, "uids real 10001, effective 10001, saved 0, filesystem 0"),
+])
+def test_a_process_that_keeps_uid_0_as_its_saved_or_filesystem_uid_is_root(proc, uid_line, shown):
+    ins = load_data("security_hard")
+    status = proc / str(ins["State"]["Pid"]) / "status"
+    status.write_text(status.read_text().replace("Uid:\t10001\t10001\t10001\t10001", uid_line))
+    out = run("hard", "container.user")
+    assert not out.passed and out.reason == "saved_root", out.message
+    assert f"{shown}: the process can take root back" in out.message
+    assert "--user 10001" in out.hint and "setresuid" in out.hint
+    assert not run("hard", "container.user", uid=10001).passed  # the uid asked for does not excuse a saved 0
+
+
+def test_user_evidence_lists_all_four_uids_and_gids(proc):
+    out = run("hard", "container.user")
+    assert out.evidence["uids"] == [10001] * 4 and out.evidence["gids"] == [10001] * 4
+
+
 def test_user_with_another_uid_than_asked_fails_naming_both(proc):
     out = run("hard", "container.user", uid=1000)
     assert out.reason == "wrong_uid" and "uid 10001; expected uid 1000" in out.message

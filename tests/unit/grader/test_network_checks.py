@@ -99,18 +99,19 @@ def test_probe_image_holds_only_static_busybox():
 
 
 def test_reach_from_inside_a_container_probes_its_namespace(ctx, answers):
-    answers[("shop", 80)] = (0, "HTTP/1.1 200 OK")
-    out = run_check("network.reach", ctx, name="web1", host="shop", port=80, path="/")
+    answers[("10.225.81.3", 80)] = (0, "HTTP/1.1 200 OK")  # dbs, on n2 with web1
+    out = run_check("network.reach", ctx, name="web1", host="dbs", port=80, path="/")
     assert out.passed, out.message
     assert answers["asked"][0][0] == "container:" + load_data("network_container_web1")["Id"]
     assert "from inside web1" in out.message
 
 
 def test_reach_as_a_newcomer_joins_the_network(ctx, answers):
-    answers[("web1", 80)] = (1, BAD_NAME)
-    out = run_check("network.reach", ctx, network="n1", host="web1", port=80)
-    assert not out.passed and out.reason == "no_name"
+    answers[("10.225.80.2", 80)] = (0, "")
+    assert run_check("network.reach", ctx, network="n1", host="web1", port=80).passed
     assert answers["asked"][0][0] == "n1"
+    out = run_check("network.reach", ctx, network="n1", host="dbs", port=80)  # dbs is on n2 only
+    assert not out.passed and out.reason == "no_name" and len(answers["asked"]) == 1
     assert "does not resolve" in out.message and "expected it to" in out.message
 
 
@@ -126,11 +127,11 @@ def test_a_name_lookup_that_times_out_on_the_default_bridge_means_no_dns(ctx, an
 
 
 def test_isolation_tries_the_name_and_every_address(ctx, answers):
-    answers[("web1", 80)] = (1, BAD_NAME)
     out = run_check("network.reach", ctx, name="pub2", host="web1", port=80, reachable=False, by_ip=True)
     assert out.passed, out.message
     ips = sorted(n["IPAddress"] for n in load_data("network_container_web1")["NetworkSettings"]["Networks"].values())
-    assert answers["asked"][0][1] == [("web1", 80)] + [(ip, 80) for ip in ips]
+    assert answers["asked"][0][1] == [(ip, 80) for ip in ips]  # the name leads nowhere from the default bridge
+    assert out.evidence["answers"]["web1:80"].startswith("the name does not resolve there")
 
 
 def test_isolation_fails_when_any_address_answers(ctx, answers):
@@ -192,6 +193,58 @@ def test_published_on_reads_what_the_flag_asked_not_where_the_sandbox_bound_it(c
 
 
 def test_an_isolation_check_counts_any_answer_from_the_other_side_as_reached(ctx, answers):
-    answers[("web1", 80)] = (0, "Connection refused", True)  # a server that greets with nc's words
-    out = run_check("network.reach", ctx, name="pub2", host="web1", port=80, path="/", reachable=False)
+    answers[("10.225.80.2", 80)] = (0, "Connection refused", True)  # a server that greets with nc's words
+    out = run_check("network.reach", ctx, network="n1", host="web1", port=80, path="/", reachable=False)
     assert not out.passed and out.reason == "reachable", out.message
+
+
+# --- names: resolved by the grader from the daemon's data, never inside the learner's container ----------------
+# Whoever is inside web1 can rewrite its /etc/hosts (echo "10.225.81.2 dbs" >> /etc/hosts: db1 answers as dbs) or
+# its resolv.conf. So the probe is only ever given addresses, each the target's address on a network the two share.
+def test_the_probe_is_given_the_daemons_address_of_the_target_never_its_name(ctx, answers):
+    out = run_check("network.reach", ctx, name="web1", host="dbs", port=5432)
+    assert answers["asked"][0][1] == [("10.225.81.3", 5432)]  # dbs's IPv4Address in n2's inspect, not db1's
+    assert out.evidence["resolved"] == {"dbs": "10.225.81.3 (dbs's address on n2)"}
+
+
+def test_every_probe_target_is_an_address(ctx, answers):
+    for params in ({"name": "web1", "host": "dbs"}, {"network": "n2", "host": "db1"}, {"name": "side1", "host": "dbs"},
+                   {"name": "pub2", "host": "web1", "reachable": False, "by_ip": True}):
+        run_check("network.reach", ctx, port=80, **params)
+    targets = [h for _mode, asked, _path in answers["asked"] for h, _p in asked]
+    assert targets and all(network._is_address(h) for h in targets), targets
+
+
+def test_a_network_alias_resolves_on_its_network_only(ctx, answers):
+    web1 = ctx.containers_["web1"]
+    web1["NetworkSettings"]["Networks"]["n1"]["Aliases"].append("shop")
+    answers[("10.225.80.2", 80)] = (0, "")
+    assert run_check("network.reach", ctx, network="n1", host="shop", port=80).passed
+    assert run_check("network.reach", ctx, network="n2", host="shop", port=80).reason == "no_name"
+
+
+def test_a_shared_namespace_resolves_through_its_owners_networks(ctx, answers):
+    out = run_check("network.reach", ctx, name="side1", host="dbs", port=80)
+    assert answers["asked"][0] == ("container:" + load_data("network_container_side1")["Id"], [("10.225.81.3", 80)],
+                                   None)
+    assert out.reason == "timed_out"
+
+
+def test_the_default_bridge_resolves_only_what_docker_wrote_in_hosts(ctx, answers):
+    assert run_check("network.reach", ctx, name="pub2", host="pub1", port=80).reason == "no_name"
+    assert not answers["asked"]
+    ctx.containers_["pub2"]["HostConfig"]["Links"] = ["/pub1:/pub2/api"]  # --link pub1:api
+    answers[("10.213.181.2", 80)] = (0, "")
+    out = run_check("network.reach", ctx, name="pub2", host="api", port=80)
+    assert out.passed and out.evidence["resolved"]["api"] == "10.213.181.2 (--link pub1:api, pub1's address on bridge)"
+    assert run_check("network.reach", ctx, name="pub2", host="localhost", port=80).evidence["resolved"] == {
+        "localhost": "127.0.0.1 (localhost)"}
+
+
+def test_an_added_host_counts_only_as_the_address_of_a_container_beside_it(ctx, answers):
+    ctx.containers_["pub2"]["HostConfig"]["ExtraHosts"] = ["api:10.213.181.2", "far:10.9.9.9"]
+    answers[("10.213.181.2", 80)] = (0, "")
+    assert run_check("network.reach", ctx, name="pub2", host="api", port=80).passed
+    out = run_check("network.reach", ctx, name="pub2", host="far", port=80)
+    assert out.reason == "no_name" and "10.9.9.9, which is no container's address on bridge" in out.message
+    assert [asked for _m, asked, _p in answers["asked"]] == [[("10.213.181.2", 80)]]

@@ -6,7 +6,7 @@ import pytest
 
 from dockyard.notebook import Output
 from dockyard.notebook import security
-from dockyard.procstatus import CAP_NAMES, decode_caps, norm_cap, parse_status, uids
+from dockyard.procstatus import CAP_NAMES, decode_caps, gids, norm_cap, parse_status, uids
 
 # what the docker CLI printed for a refused request, recorded from a sealed sandbox
 REFUSED = ("docker: Error response from daemon: authorization denied by plugin dockyard-sx: docker run --privileged "
@@ -35,8 +35,18 @@ def test_capability_numbers_are_the_kernels():
 def test_status_fields_and_uids():
     st = parse_status(STATUS)
     assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2"
-    assert uids(st) == (1000, 1000)
+    assert uids(st) == (1000, 1000, 1000, 1000) and uids(st)[:2] == (1000, 1000)
     assert norm_cap("cap_net_raw") == norm_cap("NET_RAW") == "NET_RAW"
+
+
+def test_uids_are_all_four_and_a_short_line_is_unknown_not_root():
+    st = parse_status("Uid:\t10001\t10001\t0\t10001\nGid:\t10001\t10001\t10001\t10001\n")
+    ids = uids(st)
+    assert (ids.real, ids.effective, ids.saved, ids.filesystem) == (10001, 10001, 0, 10001) and ids.has_zero()
+    assert ids.text() == "uids real 10001, effective 10001, saved 0, filesystem 10001"
+    assert not gids(st).has_zero()
+    assert uids({}) == (-1, -1, -1, -1) and not uids({}).has_zero()
+    assert uids(parse_status("Uid:\t1000\t1000\n")) == (1000, 1000, -1, -1)
 
 
 def test_a_refusal_is_split_into_what_why_and_instead():

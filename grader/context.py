@@ -23,7 +23,7 @@ from dockyard.errors import ContainerNotFound, ImageNotFound, docker_errors
 
 from .checks.base import Failed, fail
 from .inspector import READ_CAP, Inspector, InspectorAPI, OutsideSubmission
-from .workbench import BUILD_LOG_CAP, GRADER_LABEL, BuildResult, Workbench, WorkbenchAPI, _syntax_directive
+from .workbench import BUILD_LOG_CAP, GRADER_LABEL, BuildResult, Workbench, WorkbenchAPI
 
 
 class CheckContext(InspectorAPI, WorkbenchAPI, Protocol):
@@ -169,4 +169,4 @@ def _own_registry(sandbox):
 
 
 __all__ = ["Context", "CheckContext", "BuildResult", "ImageNotFound", "ContainerNotFound", "OutsideSubmission",
-           "GRADER_LABEL", "BUILD_LOG_CAP", "docker_errors", "_syntax_directive"]
+           "GRADER_LABEL", "BUILD_LOG_CAP", "docker_errors"]

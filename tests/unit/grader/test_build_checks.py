@@ -186,7 +186,8 @@ def test_a_frontend_of_the_hand_ins_choosing_is_refused_before_any_build(tmp_pat
     """# syntax= names an image BuildKit would run with the grader's session: never built, a clear BuildError."""
     import pytest
 
-    from grader.context import Context, _syntax_directive
+    from grader.context import Context
+    from grader.workbench import _syntax_directive
 
     (tmp_path / "Dockerfile").write_text("# syntax=evil/frontend:1\nFROM busybox\n")
     assert _syntax_directive(tmp_path / "Dockerfile") == "evil/frontend:1"

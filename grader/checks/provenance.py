@@ -14,7 +14,7 @@ import shlex
 
 from dockyard.errors import ContainerNotFound
 
-from .base import Param, check, fail, ok
+from .base import Failed, Param, check, fail, ok
 from .container import NAME, _cname, _clip, _inspect, _running
 
 
@@ -44,6 +44,78 @@ def _exists(ctx, cid: str) -> dict | None:
         return None
 
 
+def _hosts_read(ctx, cname: str, command) -> tuple[list[str], dict]:
+    """The hostnames the reading command prints, one a line, and the evidence of its run; a command that fails,
+    or finds no record, ends the check."""
+    shown = command if isinstance(command, str) else " ".join(command)
+    code, out = ctx.exec(cname, command)
+    hosts = [ln.strip() for ln in out.splitlines() if ln.strip()]
+    evidence = {"command": shown, "exit_code": code, "hosts": hosts[:50]}
+    if code != 0:
+        raise Failed(fail(f"`{shown}` in {cname} exited with {code}; output: {_clip(out, 200)!r}",
+                          reason="wrong_exit_code", hint=f"run it yourself to see why: docker exec {cname} {shown}",
+                          **evidence))
+    if not hosts:
+        raise Failed(fail(f"{cname} finds no records; expected some written by another container",
+                          reason="no_records",
+                          hint="the records were not saved where the volume is mounted, or never committed",
+                          **evidence))
+    return hosts, evidence
+
+
+def _mounted_by(ctx, volume: str, me: str) -> list[str]:
+    """Every other container the daemon mounted the volume into, by id, first mount first: the only writers the
+    data can have."""
+    mounted = []
+    for ev in ctx.events(type="volume", event="mount", volume=volume):
+        cid = (ev.get("Actor") or {}).get("Attributes", {}).get("container")
+        if cid and cid != me and cid not in mounted:
+            mounted.append(cid)
+    return mounted
+
+
+def _writers_by_hostname(ctx, mounted: list[str]) -> dict[str, tuple[str, dict | None]]:
+    """hostname -> (id, inspect or None when removed) of each container that mounted the volume: a removed one
+    is known by the start of its id (the hostname it had unless started with --hostname), a living one also by
+    the hostname it has."""
+    writers = {}
+    for cid in mounted:
+        alive = _exists(ctx, cid)
+        names = {cid[:12]} | ({alive["Config"].get("Hostname")} if alive else set())
+        for h in names - {None, ""}:
+            writers[h] = (cid, alive)
+    return writers
+
+
+def _no_writer(cname: str, volume: str, evidence: dict):
+    return fail(f"no container but {cname} mounted {volume}, as far as the daemon's event log (its last 256 "
+                f"events) reaches, so no record in it can come from another container", reason="no_writer",
+                hint=f"write the records in another container with {volume} mounted, then start {cname}; if you "
+                     f"did, long ago, run the task's cells again", **evidence)
+
+
+def _none_by_a_writer(cname: str, volume: str, hosts: list[str], own: str, mounted: list[str],
+                      strangers: list[str], evidence: dict):
+    """No record names a writer: the hosts are strangers' (typed in), or the reader's own."""
+    if strangers:
+        return fail(f"{len(hosts)} records in {cname}, but their hosts ({', '.join(strangers[:3])}) are not the "
+                    f"hostname of any container that mounted {volume} (the daemon saw it mounted by "
+                    f"{', '.join(c[:12] for c in mounted) or 'no other container'}); expected records written "
+                    f"by one of those", reason="not_a_writer", **evidence,
+                    hint="a hostname is only a string: write the records from inside the first container, "
+                         "storing the hostname it really has (socket.gethostname(): the start of its id, when it was started "
+                         "without --hostname)")
+    return fail(f"all {len(hosts)} records in {cname} were written by {cname} itself ({own}); expected records "
+                f"from another container", reason="own_records", **evidence,
+                hint=f"write them in the first container, then remove it and start {cname} on the same volume")
+
+
+def _writer_exists(cid: str, alive: dict, evidence: dict):
+    return fail(f"the records were written by {_cname(alive, cid)} ({cid[:12]}), which still exists; expected "
+                f"them to outlive it", reason="writer_exists", **evidence,
+                hint=f"remove it (docker rm -f {_cname(alive, cid)}): the point is that the data outlives it")
+
+
 @check("container.written_by_others", name=NAME,
        command=Param((list, str), doc="prints, one a line, the hostname stored with each record it reads "
                                       "(e.g. a SELECT host FROM notes)"),
@@ -53,56 +125,22 @@ def written_by_others(ctx, name, command, volume, removed=True):
     """The records the container reads were written by another container that mounted the volume."""
     ins = _inspect(ctx, name)
     cname, me = _cname(ins, name), ins["Id"]
-    shown = command if isinstance(command, str) else " ".join(command)
     _running(ctx, ins, name, "reading the records in it")
-    code, out = ctx.exec(cname, command)
-    hosts = [ln.strip() for ln in out.splitlines() if ln.strip()]
-    evidence = {"command": shown, "exit_code": code, "hosts": hosts[:50]}
-    if code != 0:
-        return fail(f"`{shown}` in {cname} exited with {code}; output: {_clip(out, 200)!r}", reason="wrong_exit_code",
-                    hint=f"run it yourself to see why: docker exec {cname} {shown}", **evidence)
-    if not hosts:
-        return fail(f"{cname} finds no records; expected some written by another container", reason="no_records",
-                    hint="the records were not saved where the volume is mounted, or never committed", **evidence)
-    # every container the daemon mounted the volume into, by id: the only writers the data can have
-    mounted = []
-    for ev in ctx.events(type="volume", event="mount", volume=volume):
-        cid = (ev.get("Actor") or {}).get("Attributes", {}).get("container")
-        if cid and cid != me and cid not in mounted:
-            mounted.append(cid)
+    hosts, evidence = _hosts_read(ctx, cname, command)
+    mounted = _mounted_by(ctx, volume, me)
     evidence["mounted_by"] = [c[:12] for c in mounted]
     if not mounted:
-        return fail(f"no container but {cname} mounted {volume}, as far as the daemon's event log (its last 256 "
-                    f"events) reaches, so no record in it can come from another container", reason="no_writer",
-                    hint=f"write the records in another container with {volume} mounted, then start {cname}; if you "
-                         f"did, long ago, run the task's cells again", **evidence)
+        return _no_writer(cname, volume, evidence)
     own = (ins.get("Config") or {}).get("Hostname") or me[:12]
-    writers = {}
-    for cid in mounted:
-        alive = _exists(ctx, cid)
-        names = {cid[:12]} | ({alive["Config"].get("Hostname")} if alive else set())
-        for h in names - {None, ""}:
-            writers[h] = (cid, alive)
+    writers = _writers_by_hostname(ctx, mounted)
     by_writer = [h for h in hosts if h in writers]
     strangers = sorted(set(hosts) - set(writers) - {own})
     evidence.update(counted=len(by_writer), strangers=strangers[:10])
     if not by_writer:
-        if strangers:
-            return fail(f"{len(hosts)} records in {cname}, but their hosts ({', '.join(strangers[:3])}) are not the "
-                        f"hostname of any container that mounted {volume} (the daemon saw it mounted by "
-                        f"{', '.join(c[:12] for c in mounted) or 'no other container'}); expected records written "
-                        f"by one of those", reason="not_a_writer", **evidence,
-                        hint="a hostname is only a string: write the records from inside the first container, "
-                             "storing the hostname it really has (socket.gethostname(): the start of its id, when it was started "
-                             "without --hostname)")
-        return fail(f"all {len(hosts)} records in {cname} were written by {cname} itself ({own}); expected records "
-                    f"from another container", reason="own_records", **evidence,
-                    hint=f"write them in the first container, then remove it and start {cname} on the same volume")
+        return _none_by_a_writer(cname, volume, hosts, own, mounted, strangers, evidence)
     cid, alive = writers[by_writer[0]]
     if removed and alive:
-        return fail(f"the records were written by {_cname(alive, cid)} ({cid[:12]}), which still exists; expected "
-                    f"them to outlive it", reason="writer_exists", **evidence,
-                    hint=f"remove it (docker rm -f {_cname(alive, cid)}): the point is that the data outlives it")
+        return _writer_exists(cid, alive, evidence)
     gone = ", which mounted it and has been removed" if not alive else ", which mounted it"
     return ok(f"{len(by_writer)} of {len(hosts)} records in {cname} were written by container {cid[:12]}{gone} "
               f"({volume})", writer=cid[:12], **evidence)

@@ -186,3 +186,47 @@ def test_an_exiting_process_in_the_root_cgroup_is_not_read_as_the_containers_lim
     (tmp_path / "4242" / "cgroup").write_text("4:cpu,cpuacct:/\n3:pids:/\n")  # what an exiting task shows
     monkeypatch.setattr(L, "PROC", tmp_path)
     assert L._enforced_limits(_state(0)) == {}
+
+
+# --- container.written_by_others -----------------------------------------------------------------
+def test_the_hosts_read_are_the_commands_non_blank_lines_and_a_failed_read_ends_the_check():
+    import pytest
+
+    from grader.checks import provenance as P
+    from grader.checks.base import Failed
+
+    from .fakes import FakeContext
+
+    hosts, evidence = P._hosts_read(FakeContext(exec_results=[(0, "a\n\n  b \n")]), "web", ["sqlite3", "q"])
+    assert hosts == ["a", "b"] and evidence == {"command": "sqlite3 q", "exit_code": 0, "hosts": ["a", "b"]}
+    with pytest.raises(Failed) as failed:
+        P._hosts_read(FakeContext(exec_results=[(1, "no such table")]), "web", "select")
+    assert failed.value.outcome.reason == "wrong_exit_code" and "docker exec web select" in failed.value.outcome.hint
+    with pytest.raises(Failed) as failed:
+        P._hosts_read(FakeContext(exec_results=[(0, "\n")]), "web", "select")
+    assert failed.value.outcome.reason == "no_records"
+
+
+def test_the_writers_are_the_other_containers_the_daemon_mounted_the_volume_into():
+    from grader.checks import provenance as P
+
+    from .fakes import FakeContext
+
+    def mount(cid):
+        return {"Type": "volume", "Action": "mount", "Actor": {"Attributes": {"container": cid}}}
+
+    me, a, b = "m" * 64, "a" * 64, "b" * 64
+    ctx = FakeContext(daemon_events=[mount(a), mount(me), mount(a), {"Actor": {}}, mount(b)])
+    assert P._mounted_by(ctx, "notes", me) == [a, b]
+    alive = {"Id": b, "Name": "/v1", "Config": {"Hostname": "notes-v1"}}
+    writers = P._writers_by_hostname(FakeContext(containers={b: alive}), [a, b])
+    assert writers == {"a" * 12: (a, None), "b" * 12: (b, alive), "notes-v1": (b, alive)}
+
+
+def test_records_by_no_writer_are_told_typed_in_from_the_readers_own():
+    from grader.checks import provenance as P
+
+    typed = P._none_by_a_writer("v2", "notes", ["x", "x"], "own", ["a" * 64], ["x"], {})
+    assert typed.reason == "not_a_writer" and "(x)" in typed.message and "aaaaaaaaaaaa" in typed.message
+    own = P._none_by_a_writer("v2", "notes", ["own"], "own", ["a" * 64], [], {})
+    assert own.reason == "own_records" and "written by v2 itself (own)" in own.message

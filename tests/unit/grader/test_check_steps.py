@@ -230,3 +230,56 @@ def test_records_by_no_writer_are_told_typed_in_from_the_readers_own():
     assert typed.reason == "not_a_writer" and "(x)" in typed.message and "aaaaaaaaaaaa" in typed.message
     own = P._none_by_a_writer("v2", "notes", ["own"], "own", ["a" * 64], [], {})
     assert own.reason == "own_records" and "written by v2 itself (own)" in own.message
+
+
+# --- container.state -----------------------------------------------------------------------------
+def test_an_exit_code_or_an_oom_kill_asked_for_means_exited():
+    assert c._wanted_status("running", 0, None) == "exited"
+    assert c._wanted_status("running", None, True) == "exited"
+    assert c._wanted_status("running", None, False) == "running"
+    assert c._wanted_status("paused", 3, None) == "paused"
+    assert c._memory_limit({"HostConfig": {"Memory": 64 * 1024 * 1024}}) == (64 * 1024 * 1024, "64 MiB")
+    assert c._memory_limit({}) == (0, "none")
+
+
+def test_a_wrong_status_is_told_never_started_stopped_still_running_or_other():
+    from .fakes import FakeContext
+
+    ctx = FakeContext(logs={"web": "booting\nno config: exiting\n"})
+
+    def ins(status, **st):
+        return {"Name": "/web", "State": {"Status": status, "ExitCode": 1, **st}}
+
+    def wrong(status, actual, **st):
+        return c._wrong_status(ctx, ins(actual, **st), "web", status, "64 MiB", {"status": actual})
+
+    assert wrong("running", "created").reason == "not_started"
+    stopped = wrong("running", "exited")
+    assert stopped.reason == "not_running" and "'no config: exiting'" in stopped.hint
+    assert "ran out of memory (limit 64 MiB)" in wrong("running", "exited", OOMKilled=True).hint
+    assert wrong("exited", "running").reason == "still_running"
+    assert wrong("paused", "exited").reason == "wrong_status"
+
+
+def test_an_exit_137_without_the_flag_is_judged_by_the_daemons_events_only_when_asked():
+    class Ctx:
+        def container_events(self, cid, since):
+            return {"oom": 1}
+
+    killed = {"Id": "c" * 64, "State": {"ExitCode": 137, "OOMKilled": False}}
+    evidence = {}
+    assert c._oom_killed(Ctx(), killed, 0, None, evidence) is False and evidence == {}
+    assert c._oom_killed(Ctx(), killed, 0, True, evidence) is True and "oom event" in evidence["oom_evidence"]
+    assert c._oom_killed(None, {"State": {"OOMKilled": True}}, 0, False, {}) is True
+
+
+def test_the_oom_and_exit_code_failures_quote_the_limit_and_the_codes():
+    o = c._oom_mismatch("job", 0, True, 64, "64 B", {})
+    assert o.reason == "not_oom_killed" and "(exit code 0, memory limit 64 B)" in o.message and "--memory-swap" in o.hint
+    assert "--memory-swap" not in c._oom_mismatch("job", 0, True, 0, "none", {}).hint
+    assert c._oom_mismatch("job", 137, False, 64, "64 B", {}).reason == "oom_killed"
+
+    from .fakes import FakeContext
+
+    o = c._wrong_exit_code(FakeContext(logs={"job": "done\n"}), "job", 3, [0, 143], {})
+    assert "expected exit code 0 or 143" in o.message and "'done'" in o.hint and o.evidence == {"log_tail": "done"}

@@ -283,3 +283,56 @@ def test_the_oom_and_exit_code_failures_quote_the_limit_and_the_codes():
 
     o = c._wrong_exit_code(FakeContext(logs={"job": "done\n"}), "job", 3, [0, 143], {})
     assert "expected exit code 0 or 143" in o.message and "'done'" in o.hint and o.evidence == {"log_tail": "done"}
+
+
+# --- dockerfile.exec_form and dockerfile.shell_pitfalls --------------------------------------------
+def _instrs(*lines):
+    from grader.checks.dockerfile import Instr
+
+    return [Instr(text.split()[0], n, text, text.split(" ", 1)[1]) for n, text in enumerate(lines, 1)]
+
+
+def test_a_cmd_replaced_later_in_its_stage_is_noted_but_not_one_in_another_stage():
+    from grader.checks import dockerfile as D
+
+    instrs = _instrs("FROM a", "CMD x", "CMD y", "FROM b", "CMD z")
+    assert D._replaced_note(instrs, 1) == " (the CMD on line 3 replaces it, so it has no effect anyway)"
+    assert D._replaced_note(instrs, 2) == "" and D._replaced_note(instrs, 4) == ""
+
+
+def test_each_wrong_exec_form_has_its_finding_and_the_worst_is_the_reason():
+    from grader.checks import dockerfile as D
+
+    shell, bad_json, one, good = _instrs('CMD python3 app.py', "CMD ['a', 'b']", 'CMD ["python3 app.py"]',
+                                         'CMD ["python3", "app.py"]')
+    assert D._exec_form_finding(shell, "")["reason"] == "shell_form"
+    assert 'CMD ["python3", "app.py"]' in D._exec_form_finding(shell, "")["message"]
+    assert D._exec_form_finding(bad_json, " (note)")["message"].endswith("double quotes (note)")
+    assert D._exec_form_finding(one, "")["reason"] == "single_string_exec"
+    assert D._exec_form_finding(good, "") is None
+    o = D._exec_form_failure([D._exec_form_finding(shell, ""), D._exec_form_finding(one, "")])
+    assert o.reason == "single_string_exec" and o.hint.index("split the command") < o.hint.index("JSON array")
+    assert D._exec_form_passed([], ["CMD"], "Dockerfile").message == "no CMD in Dockerfile: nothing to check"
+
+
+def test_a_pitfall_is_a_source_in_sh_or_an_export_or_cd_nothing_after_uses():
+    from grader.checks import dockerfile as D
+
+    (run,) = _instrs("RUN x")
+    assert D._pitfall(run, ["source", "env"], False, bash=False)[0] == "run_source"
+    assert D._pitfall(run, ["source", "env"], False, bash=True) is None
+    assert D._pitfall(run, ["export", "A=1"], False, False)[0] == "run_export"
+    assert D._pitfall(run, ["cd", "/app"], True, False) is None
+    (cd_then,) = _instrs("RUN cd /app && make")
+    (cd_only,) = _instrs("RUN export A=1 && cd /app")
+    assert D._run_pitfalls(cd_then, False) == []
+    assert [f[0] for f in D._run_pitfalls(cd_only, False)] == ["run_export", "run_cd"]
+
+
+def test_the_shell_in_force_is_the_last_shell_instruction_before_the_run():
+    from grader.checks import dockerfile as D
+
+    stage = D.Stage(0, "debian", None, _instrs("RUN source a", 'SHELL ["/bin/bash", "-c"]', "RUN source b",
+                                               'SHELL ["/bin/sh", "-c"]', 'RUN ["source", "c"]'))
+    assert [(r, i.line) for r, i, _ in D._stage_pitfalls(stage)] == [("run_source", 1)]
+    assert D._is_bash_like(stage.instrs[1]) and not D._is_bash_like(stage.instrs[3])

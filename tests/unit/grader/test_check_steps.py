@@ -336,3 +336,29 @@ def test_the_shell_in_force_is_the_last_shell_instruction_before_the_run():
                                                'SHELL ["/bin/sh", "-c"]', 'RUN ["source", "c"]'))
     assert [(r, i.line) for r, i, _ in D._stage_pitfalls(stage)] == [("run_source", 1)]
     assert D._is_bash_like(stage.instrs[1]) and not D._is_bash_like(stage.instrs[3])
+
+
+# --- daemon.labeled ------------------------------------------------------------------------------
+def test_labels_read_from_info_join_those_given_with_the_field_they_come_from():
+    from grader.checks import daemon as d
+
+    class Ctx:
+        def info(self):
+            return {"DockerRootDir": "/srv/docker", "Swarm": {"NodeID": ""}}
+
+    labels, read = d._wanted_labels(Ctx(), {"lab": "x", "root": "typed"},
+                                    {"root": "DockerRootDir", "node": "Swarm.NodeID", "gone": "NoSuchField"})
+    assert labels == {"lab": "x", "root": "/srv/docker", "node": "", "gone": ""}
+    assert list(labels) == ["lab", "root", "node", "gone"]  # a given label read from /info keeps its place
+    assert read == {"root": "DockerRootDir", "node": "Swarm.NodeID", "gone": "NoSuchField"}
+    assert d._wanted_labels(None, None, None) == ({}, {})
+
+
+def test_label_values_compare_as_text_and_a_missing_or_wrong_one_says_how_to_set_it():
+    from grader.checks import daemon as d
+
+    assert d._wrong_values({"a": 1, "b": None, "c": "x", "d": "y"}, {"a": "1", "b": "any", "c": "z"}) == ["c"]
+    o = d._missing_labels("volume", "notes", ["lab"], {"lab": None}, {"other": "1"}, {})
+    assert o.reason == "missing_label" and "its labels: other=1" in o.message and "lab=VALUE" in o.hint
+    o = d._wrong_labels("image", "web", ["root"], {"root": "/srv"}, {"root": "/x"}, {"root": "DockerRootDir"}, {})
+    assert o.reason == "wrong_value" and "(what GET /info reports as DockerRootDir now)" in o.message

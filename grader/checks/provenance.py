@@ -103,8 +103,8 @@ def _none_by_a_writer(cname: str, volume: str, hosts: list[str], own: str, mount
                     f"{', '.join(c[:12] for c in mounted) or 'no other container'}); expected records written "
                     f"by one of those", reason="not_a_writer", **evidence,
                     hint="a hostname is only a string: write the records from inside the first container, "
-                         "storing the hostname it really has (socket.gethostname(): the start of its id, when it was started "
-                         "without --hostname)")
+                         "storing the hostname it really has (socket.gethostname(): the start of its id, "
+                         "when it was started without --hostname)")
     return fail(f"all {len(hosts)} records in {cname} were written by {cname} itself ({own}); expected records "
                 f"from another container", reason="own_records", **evidence,
                 hint=f"write them in the first container, then remove it and start {cname} on the same volume")

@@ -92,6 +92,30 @@ def test_a_tcp_probe_of_a_closed_port_fails_with_the_listen_hint(monkeypatch):
     assert not o.passed and o.reason == "no_answer" and "0.0.0.0" in o.hint and "listening on 127.0.0.1" in o.hint
 
 
+def test_the_bindings_looked_at_are_those_in_force_while_it_runs_else_those_configured():
+    from grader.checks import container_ports as P
+
+    running = {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
+    ins = {"State": {"Running": True}, "NetworkSettings": {"Ports": running},
+           "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": ""}]}}}
+    assert P._current_bindings(ins, "80/tcp") == [("0.0.0.0", "8080")]
+    assert P._current_bindings({**ins, "State": {"Running": False}}, "80/tcp") == [("", "")]
+    assert P._shown_bindings(P._all_bindings(ins)) == ["*:random->80/tcp", "0.0.0.0:8080->80/tcp"]
+
+
+def test_the_port_probed_is_the_one_asked_for_or_the_first_docker_bound():
+    from grader.checks import container_ports as P
+
+    binds = [("", ""), ("0.0.0.0", "32768")]
+    assert P._host_port_to_probe(binds, None) == "32768" and P._host_port_to_probe(binds, 8080) == "8080"
+    assert P._host_port_to_probe([("", "")], None) is None
+    assert P._on_host_port(binds, 32768) and not P._on_host_port(binds, 8080)
+    o = P._wrong_host_port("web", "80/tcp", 80, 8080, binds, {})
+    assert "published on host port a random port, 32768; expected host port 8080" in o.message
+    assert "-p 8080:80" in o.hint
+    assert P._published("web", "80/tcp", binds, {}).message.endswith("host port random, 32768")
+
+
 # --- spec.parse ----------------------------------------------------------------------------------
 def _problems(step, *args):
     found = []
@@ -275,7 +299,8 @@ def test_an_exit_137_without_the_flag_is_judged_by_the_daemons_events_only_when_
 
 def test_the_oom_and_exit_code_failures_quote_the_limit_and_the_codes():
     o = c._oom_mismatch("job", 0, True, 64, "64 B", {})
-    assert o.reason == "not_oom_killed" and "(exit code 0, memory limit 64 B)" in o.message and "--memory-swap" in o.hint
+    assert o.reason == "not_oom_killed" and "(exit code 0, memory limit 64 B)" in o.message
+    assert "--memory-swap" in o.hint
     assert "--memory-swap" not in c._oom_mismatch("job", 0, True, 0, "none", {}).hint
     assert c._oom_mismatch("job", 137, False, 64, "64 B", {}).reason == "oom_killed"
 

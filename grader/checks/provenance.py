@@ -168,6 +168,55 @@ def _shown(identity: str | None) -> str | None:
     return re.sub(r"\b([0-9a-f]{12})[0-9a-f]{52}\b", r"\1", identity) if identity else identity
 
 
+def _writer(ctx, writer: str, path: str) -> dict:
+    """The writer's inspect data; a writer that is gone ends the check (its mount can no longer be compared)."""
+    try:
+        return ctx.container(writer)
+    except ContainerNotFound:
+        raise Failed(fail(f"there is no container {writer} (the writer of {path})", reason="no_writer",
+                          hint=f"keep {writer}: an exited container keeps its volumes; only docker rm deletes it")) from None
+
+
+def _other_mount(cname: str, wname: str, path: str, evidence: dict):
+    return fail(f"{path} in {cname} is on {evidence['mount'] or 'its own filesystem'}, {wname} wrote to "
+                f"{evidence['writer_mount'] or 'its own filesystem'}; expected the same mount in both",
+                reason="other_mount", **evidence,
+                hint=f"give {wname} a volume there and start {cname} with --volumes-from {wname} (or the same "
+                     f"named volume in both)")
+
+
+def _read_with_ctime(ctx, cname: str, path: str) -> tuple[int, str, int | None, str]:
+    """(exit code, output, when the kernel last saw the file change (None: unread), its text), read in the
+    container."""
+    code, out = ctx.exec(cname, ["sh", "-c", f"stat -c %z {shlex.quote(path)} && cat {shlex.quote(path)}"])
+    lines = out.splitlines()
+    changed = iso_ns(lines[0]) if code == 0 and lines else None
+    return code, out, changed, "\n".join(lines[1:])
+
+
+def _life(w: dict) -> tuple[int | None, int | None]:
+    """When the container was created and finished, in ns; finished None while it runs (it may write until now)."""
+    created, finished = iso_ns(w.get("Created")), iso_ns((w.get("State") or {}).get("FinishedAt"))
+    if w["State"].get("Running"):
+        finished = None
+    return created, finished
+
+
+def _outside(changed: int, created: int | None, finished: int | None) -> bool:
+    return created is None or changed < created or (finished is not None and changed > finished)
+
+
+def _window(created: int | None, finished: int | None) -> str:
+    return f"{_clock(created)} to {_clock(finished) if finished else 'now'}"
+
+
+def _not_by_writer(cname: str, wname: str, path: str, changed: int, window: str, evidence: dict):
+    return fail(f"{path} last changed at {_clock(changed)}, outside {wname}'s life ({window}); expected it "
+                f"written by {wname}", reason="not_by_writer", **evidence,
+                hint=f"only {wname}'s own command may write it: a file written by {cname}, whatever it says, "
+                     f"changes after {wname} has finished")
+
+
 @check("container.file_from", name=NAME, path=Param(str, doc="the file, as the reading container sees it"),
        writer=Param(str, doc="the container that must have written it"),
        contains=Param(str, default=None, doc="text the file must contain"))
@@ -176,44 +225,26 @@ def file_from(ctx, name, path, writer, contains=None):
     ins = _inspect(ctx, name)
     cname = _cname(ins, name)
     _running(ctx, ins, name, f"reading {path} in it")
-    try:
-        w = ctx.container(writer)
-    except ContainerNotFound:
-        return fail(f"there is no container {writer} (the writer of {path})", reason="no_writer",
-                    hint=f"keep {writer}: an exited container keeps its volumes; only docker rm deletes it")
+    w = _writer(ctx, writer, path)
     wname = _cname(w, writer)
     mine, theirs = _mount_at(ins, path), _mount_at(w, path)
     evidence = {"mount": _shown(_identity(mine)), "writer_mount": _shown(_identity(theirs))}
     if not mine or not theirs or _identity(mine) != _identity(theirs):
-        return fail(f"{path} in {cname} is on {evidence['mount'] or 'its own filesystem'}, {wname} wrote to "
-                    f"{evidence['writer_mount'] or 'its own filesystem'}; expected the same mount in both",
-                    reason="other_mount", **evidence,
-                    hint=f"give {wname} a volume there and start {cname} with --volumes-from {wname} (or the same "
-                         f"named volume in both)")
-    code, out = ctx.exec(cname, ["sh", "-c", f"stat -c %z {shlex.quote(path)} && cat {shlex.quote(path)}"])
-    lines = out.splitlines()
-    changed = iso_ns(lines[0]) if code == 0 and lines else None
-    text = "\n".join(lines[1:])
-    created, finished = iso_ns(w.get("Created")), iso_ns((w.get("State") or {}).get("FinishedAt"))
-    if w["State"].get("Running"):
-        finished = None  # still running: it may write until now
+        return _other_mount(cname, wname, path, evidence)
+    code, out, changed, text = _read_with_ctime(ctx, cname, path)
+    created, finished = _life(w)
     evidence.update(changed=_clock(changed), writer_created=_clock(created), writer_finished=_clock(finished),
                     content=_clip(text, 300))
     if code != 0 or changed is None:
         return fail(f"{cname} cannot read {path}: {_clip(out, 200)!r}", reason="missing", **evidence,
                     hint=f"{path} is not on the mount {cname} shares with {wname}, or {wname} never wrote it")
-    if created is None or changed < created or (finished is not None and changed > finished):
-        window = f"{_clock(created)} to {_clock(finished) if finished else 'now'}"
-        return fail(f"{path} last changed at {_clock(changed)}, outside {wname}'s life ({window}); expected it "
-                    f"written by {wname}", reason="not_by_writer", **evidence,
-                    hint=f"only {wname}'s own command may write it: a file written by {cname}, whatever it says, "
-                         f"changes after {wname} has finished")
+    if _outside(changed, created, finished):
+        return _not_by_writer(cname, wname, path, changed, _window(created, finished), evidence)
     if contains is not None and contains not in text:
         return fail(f"{path} does not contain {contains!r}: {_clip(text, 200)!r}", reason="missing_output", **evidence,
                     hint=f"docker exec {cname} cat {path} shows what {wname} wrote")
     return ok(f"{path} in {cname} is on {evidence['mount']}, shared with {wname}, and last changed at "
-              f"{_clock(changed)}, while {wname} ran ({_clock(created)} to {_clock(finished) if finished else 'now'})",
-              **evidence)
+              f"{_clock(changed)}, while {wname} ran ({_window(created, finished)})", **evidence)
 
 
 __all__ = ["iso_ns", "written_by_others", "file_from"]

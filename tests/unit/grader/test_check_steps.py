@@ -387,3 +387,35 @@ def test_label_values_compare_as_text_and_a_missing_or_wrong_one_says_how_to_set
     assert o.reason == "missing_label" and "its labels: other=1" in o.message and "lab=VALUE" in o.hint
     o = d._wrong_labels("image", "web", ["root"], {"root": "/srv"}, {"root": "/x"}, {"root": "DockerRootDir"}, {})
     assert o.reason == "wrong_value" and "(what GET /info reports as DockerRootDir now)" in o.message
+
+
+# --- container.file_from -------------------------------------------------------------------------
+def test_a_writer_that_is_gone_ends_the_file_check_with_the_keep_it_hint():
+    import pytest
+
+    from grader.checks import provenance as P
+    from grader.checks.base import Failed
+
+    from .fakes import FakeContext
+
+    with pytest.raises(Failed) as failed:
+        P._writer(FakeContext(), "producer", "/out/r.txt")
+    assert failed.value.outcome.reason == "no_writer" and "only docker rm deletes it" in failed.value.outcome.hint
+
+
+def test_the_file_is_read_with_its_ctime_and_judged_against_the_writers_life():
+    from grader.checks import provenance as P
+
+    from .fakes import FakeContext
+
+    ctx = FakeContext(exec_results=[(0, "2026-12-01 10:00:00.5 +0000\nline 1\nline 2\n")])
+    code, _out, changed, text = P._read_with_ctime(ctx, "consumer", "/out/r.txt")
+    assert (code, changed, text) == (0, P.iso_ns("2026-12-01T10:00:00.5Z"), "line 1\nline 2")
+    assert P._read_with_ctime(FakeContext(exec_results=[(1, "No such file")]), "c", "/x")[2] is None
+    created, finished = P.iso_ns("2026-12-01T10:00:00Z"), P.iso_ns("2026-12-01T10:00:01Z")
+    gone = {"Created": "2026-12-01T10:00:00Z", "State": {"Running": False, "FinishedAt": "2026-12-01T10:00:01Z"}}
+    assert P._life(gone) == (created, finished)
+    assert P._life({**gone, "State": {**gone["State"], "Running": True}}) == (created, None)
+    assert not P._outside(created + 1, created, finished) and P._outside(finished + 1, created, finished)
+    assert not P._outside(finished + 1, created, None) and P._outside(created, None, None)
+    assert P._window(created, None) == "10:00:00.000 to now"

@@ -87,6 +87,12 @@ def _writers_by_hostname(ctx, mounted: list[str]) -> dict[str, tuple[str, dict |
     return writers
 
 
+def _by_writer_and_strangers(hosts: list[str], writers: dict, own: str) -> tuple[list[str], list[str]]:
+    """The records' hosts that name a writer (in record order), and the distinct ones that name neither a writer
+    nor the reader itself (sorted)."""
+    return [h for h in hosts if h in writers], sorted(set(hosts) - set(writers) - {own})
+
+
 def _no_writer(cname: str, volume: str, evidence: dict):
     return fail(f"no container but {cname} mounted {volume}, as far as the daemon's event log (its last 256 "
                 f"events) reaches, so no record in it can come from another container", reason="no_writer",
@@ -133,8 +139,7 @@ def written_by_others(ctx, name, command, volume, removed=True):
         return _no_writer(cname, volume, evidence)
     own = (ins.get("Config") or {}).get("Hostname") or me[:12]
     writers = _writers_by_hostname(ctx, mounted)
-    by_writer = [h for h in hosts if h in writers]
-    strangers = sorted(set(hosts) - set(writers) - {own})
+    by_writer, strangers = _by_writer_and_strangers(hosts, writers, own)
     evidence.update(counted=len(by_writer), strangers=strangers[:10])
     if not by_writer:
         return _none_by_a_writer(cname, volume, hosts, own, mounted, strangers, evidence)

@@ -247,6 +247,13 @@ def test_the_writers_are_the_other_containers_the_daemon_mounted_the_volume_into
     assert writers == {"a" * 12: (a, None), "b" * 12: (b, alive), "notes-v1": (b, alive)}
 
 
+def test_hosts_are_split_into_writers_records_and_strangers():
+    from grader.checks import provenance as P
+
+    got = P._by_writer_and_strangers(["w", "x", "me", "w", "a", "x"], {"w": ("id", None)}, "me")
+    assert got == (["w", "w"], ["a", "x"])
+
+
 def test_records_by_no_writer_are_told_typed_in_from_the_readers_own():
     from grader.checks import provenance as P
 

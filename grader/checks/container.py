@@ -149,6 +149,78 @@ def _oom_without_flag(ctx, ins: dict, memory: int) -> tuple[bool, str]:
     return False, ("killed by docker kill or docker stop" if events.get("kill") else "SIGKILL without a memory limit")
 
 
+def _wanted_status(status: str, exit_code, oom_killed) -> str:
+    """An exit code or an OOM kill asked for means the container must have stopped."""
+    if status == "running" and (exit_code is not None or oom_killed):
+        return "exited"
+    return status
+
+
+def _memory_limit(ins: dict) -> tuple[int, str]:
+    """The container's memory limit in bytes (0: none) and as the messages show it."""
+    memory = (ins.get("HostConfig") or {}).get("Memory") or 0
+    return memory, human_size(memory) if memory else "none"
+
+
+def _stopped(ctx, ins: dict, cname: str, limit: str, evidence: dict):
+    """Expected running, found stopped: why, from the OOM flag or the end of its log."""
+    st = ins.get("State") or {}
+    tail = _log_tail(ctx, cname)
+    hint = f"find out why it stopped: docker logs {cname}"
+    if st.get("OOMKilled"):
+        hint = f"it ran out of memory (limit {limit}): raise --memory or make it use less; " + hint
+    elif tail:
+        hint += f"; its log ends with: {tail.splitlines()[-1]!r}"
+    return fail(f"container {cname} is {_state_text(ins)}; expected running", reason="not_running",
+                hint=hint, log_tail=tail, **evidence)
+
+
+def _wrong_status(ctx, ins: dict, cname: str, status: str, limit: str, evidence: dict):
+    """The container is not in the status asked for: never started, stopped, still running, or another one."""
+    actual = evidence["status"]
+    if status == "running" and actual == "created":
+        return fail(f"container {cname} was created but never started; expected running", reason="not_started",
+                    hint=f"start it: docker start {cname}", **evidence)
+    if status == "running":
+        return _stopped(ctx, ins, cname, limit, evidence)
+    if actual == "running":
+        return fail(f"container {cname} is still running; expected {status}", reason="still_running",
+                    hint=f"wait for it to finish, or stop it with docker stop {cname}", **evidence)
+    return fail(f"container {cname} is {_state_text(ins)}; expected {status}", reason="wrong_status",
+                hint=f"docker ps -a shows the state of {cname}", **evidence)
+
+
+def _oom_killed(ctx, ins: dict, memory: int, oom_killed, evidence: dict) -> bool:
+    """Whether the OOM killer ended it: the daemon's flag, or, for an exit 137 without it when the check asks,
+    what the daemon's events tell (recorded as the evidence's oom_evidence)."""
+    st = ins.get("State") or {}
+    killed = bool(st.get("OOMKilled"))
+    if not killed and st.get("ExitCode") == 137 and oom_killed is not None:
+        killed, evidence["oom_evidence"] = _oom_without_flag(ctx, ins, memory)
+    return killed
+
+
+def _oom_mismatch(cname: str, exit_code, oom_killed: bool, memory: int, limit: str, evidence: dict):
+    """Killed by the OOM killer when it must not have been, or the other way round."""
+    if oom_killed:
+        return fail(f"container {cname} was not killed by the OOM killer (exit code {exit_code}, "
+                    f"memory limit {limit}); expected it to be", reason="not_oom_killed",
+                    hint="give it a memory limit (--memory) smaller than what it allocates"
+                    + (", and no extra swap (--memory-swap equal to --memory)" if memory else ""), **evidence)
+    return fail(f"container {cname} was killed by the OOM killer (memory limit {limit}); expected it not to be",
+                reason="oom_killed", hint=f"it needs more memory than {limit}: raise --memory, or make it use less",
+                **evidence)
+
+
+def _wrong_exit_code(ctx, cname: str, actual, codes: list, evidence: dict):
+    tail = _log_tail(ctx, cname)
+    expected = " or ".join(map(str, codes))
+    return fail(f"container {cname} exited with code {actual}; expected exit code {expected}",
+                reason="wrong_exit_code", log_tail=tail,
+                hint=f"docker logs {cname} shows what it did" + (f"; its log ends with: {tail.splitlines()[-1]!r}"
+                                                                 if tail else ""), **evidence)
+
+
 @check("container.state", name=NAME,
        status=Param(str, default="running", doc="running, exited, created, paused ...; exited is implied "
                     "when exit_code or oom_killed=true is given"),
@@ -160,51 +232,18 @@ def state(ctx, name, status="running", oom_killed=None, exit_code=None):
     """The container is in the expected state."""
     ins = settled(ctx, _inspect(ctx, name), name)
     cname, st = _cname(ins, name), ins.get("State") or {}
-    if status == "running" and (exit_code is not None or oom_killed):
-        status = "exited"
-    actual = st.get("Status")
-    evidence = {"status": actual, "exit_code": st.get("ExitCode"), "oom_killed": st.get("OOMKilled"),
+    status = _wanted_status(status, exit_code, oom_killed)
+    evidence = {"status": st.get("Status"), "exit_code": st.get("ExitCode"), "oom_killed": st.get("OOMKilled"),
                 "restart_count": ins.get("RestartCount", 0)}
-    memory = (ins.get("HostConfig") or {}).get("Memory") or 0
-    limit = human_size(memory) if memory else "none"
-    if actual != status:
-        if status == "running" and actual == "created":
-            return fail(f"container {cname} was created but never started; expected running", reason="not_started",
-                        hint=f"start it: docker start {cname}", **evidence)
-        if status == "running":
-            tail = _log_tail(ctx, cname)
-            hint = f"find out why it stopped: docker logs {cname}"
-            if st.get("OOMKilled"):
-                hint = f"it ran out of memory (limit {limit}): raise --memory or make it use less; " + hint
-            elif tail:
-                hint += f"; its log ends with: {tail.splitlines()[-1]!r}"
-            return fail(f"container {cname} is {_state_text(ins)}; expected running", reason="not_running",
-                        hint=hint, log_tail=tail, **evidence)
-        if actual == "running":
-            return fail(f"container {cname} is still running; expected {status}", reason="still_running",
-                        hint=f"wait for it to finish, or stop it with docker stop {cname}", **evidence)
-        return fail(f"container {cname} is {_state_text(ins)}; expected {status}", reason="wrong_status",
-                    hint=f"docker ps -a shows the state of {cname}", **evidence)
-    killed = bool(st.get("OOMKilled"))
-    if not killed and st.get("ExitCode") == 137 and oom_killed is not None:
-        killed, evidence["oom_evidence"] = _oom_without_flag(ctx, ins, memory)
+    memory, limit = _memory_limit(ins)
+    if st.get("Status") != status:
+        return _wrong_status(ctx, ins, cname, status, limit, evidence)
+    killed = _oom_killed(ctx, ins, memory, oom_killed, evidence)
     if oom_killed is not None and killed != oom_killed:
-        if oom_killed:
-            return fail(f"container {cname} was not killed by the OOM killer (exit code {st.get('ExitCode')}, "
-                        f"memory limit {limit}); expected it to be", reason="not_oom_killed",
-                        hint="give it a memory limit (--memory) smaller than what it allocates"
-                        + (", and no extra swap (--memory-swap equal to --memory)" if memory else ""), **evidence)
-        return fail(f"container {cname} was killed by the OOM killer (memory limit {limit}); expected it not to be",
-                    reason="oom_killed", hint=f"it needs more memory than {limit}: raise --memory, or make it use less",
-                    **evidence)
+        return _oom_mismatch(cname, st.get("ExitCode"), oom_killed, memory, limit, evidence)
     codes = exit_code if isinstance(exit_code, list) else [exit_code]
     if exit_code is not None and st.get("ExitCode") not in codes:
-        tail = _log_tail(ctx, cname)
-        expected = " or ".join(map(str, codes))
-        return fail(f"container {cname} exited with code {st.get('ExitCode')}; expected exit code {expected}",
-                    reason="wrong_exit_code", log_tail=tail,
-                    hint=f"docker logs {cname} shows what it did" + (f"; its log ends with: {tail.splitlines()[-1]!r}"
-                                                                     if tail else ""), **evidence)
+        return _wrong_exit_code(ctx, cname, st.get("ExitCode"), codes, evidence)
     return ok(f"container {cname} is {_state_text(ins)}", **evidence)
 
 

@@ -112,6 +112,49 @@ def _probe_tcp(ctx, cname: str, key: str, container_port: int, hp: str, deadline
     return ok(f"127.0.0.1:{hp} answers (container port {key}; {how})", **evidence)
 
 
+def _current_bindings(ins: dict, key: str) -> list[tuple[str, str]]:
+    """The port's (host ip, host port) bindings: those in force while it runs, those configured when it does not."""
+    if ins["State"].get("Running"):
+        return _bindings((ins.get("NetworkSettings") or {}).get("Ports"), key)
+    return _bindings((ins.get("HostConfig") or {}).get("PortBindings"), key)
+
+
+def _shown_bindings(everything: list[tuple[str, str, str]]) -> list[str]:
+    """Every binding as ``ip:port->container port/proto`` (``*`` any address, ``random`` a port docker picks)."""
+    return sorted({f"{h or '*'}:{p or 'random'}->{k}" for k, h, p in everything})
+
+
+def _on_host_port(binds: list[tuple[str, str]], host_port: int) -> bool:
+    return any(hp == str(host_port) for _ip, hp in binds)
+
+
+def _host_port_to_probe(binds: list[tuple[str, str]], host_port: int | None) -> str | None:
+    """The host port asked for, or the first one docker bound; None while a random one is not bound yet."""
+    return str(host_port) if host_port else next((hp for _ip, hp in binds if hp), None)
+
+
+def _published(cname: str, key: str, binds: list[tuple[str, str]], evidence: dict):
+    return ok(f"container port {key} of {cname} is published on host port "
+              f"{', '.join(hp or 'random' for _ip, hp in binds)}", **evidence)
+
+
+def _wrong_host_port(cname: str, key: str, container_port: int, host_port: int, binds: list, evidence: dict):
+    have = ", ".join(hp or "a random port" for _ip, hp in binds)
+    return fail(f"container port {key} of {cname} is published on host port {have}; expected host port {host_port}",
+                reason="wrong_host_port", **evidence,
+                hint=f"recreate it with -p {host_port}:{container_port} (the host port comes first)")
+
+
+def _probe(ctx, cname: str, key: str, container_port: int, hp: str, probe: str, path: str, expect_status: int,
+           evidence: dict):
+    """Probe the host port through 127.0.0.1, by HTTP or bare TCP, within PROBE_BUDGET all retries together."""
+    deadline = time.monotonic() + PROBE_BUDGET
+    evidence.update(host_port=int(hp), probe=probe)
+    if probe == "http":
+        return _probe_http(ctx, cname, key, container_port, hp, path, expect_status, deadline, evidence)
+    return _probe_tcp(ctx, cname, key, container_port, hp, deadline, evidence)
+
+
 @check("container.port", name=NAME, container_port=Param(int, doc="the port inside the container"),
        host_port=Param(int, default=None, doc="the host port it must be published on (default: any)"),
        protocol=Param(str, default="tcp"), probe=Param(str, default="tcp", doc="tcp, http or none", choices=("tcp", "http", "none")),
@@ -120,32 +163,22 @@ def port(ctx, name, container_port, host_port=None, protocol="tcp", probe="tcp",
     """The container's port is published and answers."""
     ins = _inspect(ctx, name)
     cname, key = _cname(ins, name), f"{container_port}/{protocol}"
-    running = bool(ins["State"].get("Running"))
-    binds = _bindings((ins.get("NetworkSettings") or {}).get("Ports") if running else
-                      (ins.get("HostConfig") or {}).get("PortBindings"), key)
+    binds = _current_bindings(ins, key)
     everything = _all_bindings(ins)
-    evidence = {"bindings": sorted({f"{h or '*'}:{p or 'random'}->{k}" for k, h, p in everything})}
+    evidence = {"bindings": _shown_bindings(everything)}
     if not binds:
         return _not_published(ins, cname, key, container_port, host_port, everything, evidence)
-    if host_port and not any(hp == str(host_port) for _ip, hp in binds):
-        have = ", ".join(hp or "a random port" for _ip, hp in binds)
-        return fail(f"container port {key} of {cname} is published on host port {have}; expected host port {host_port}",
-                    reason="wrong_host_port", **evidence,
-                    hint=f"recreate it with -p {host_port}:{container_port} (the host port comes first)")
+    if host_port and not _on_host_port(binds, host_port):
+        return _wrong_host_port(cname, key, container_port, host_port, binds, evidence)
     if probe == "none":
-        return ok(f"container port {key} of {cname} is published on host port "
-                  f"{', '.join(hp or 'random' for _ip, hp in binds)}", **evidence)
-    if not running:
+        return _published(cname, key, binds, evidence)
+    if not ins["State"].get("Running"):
         raise Failed(_not_running(ctx, ins, name, "probing its port"))
-    hp = str(host_port) if host_port else next((hp for _ip, hp in binds if hp), None)
+    hp = _host_port_to_probe(binds, host_port)
     if hp is None:
         return fail(f"container port {key} of {cname} has no host port yet; expected it published",
                     reason="not_published", hint=f"restart it (docker restart {cname}) and check again", **evidence)
-    deadline = time.monotonic() + PROBE_BUDGET
-    evidence.update(host_port=int(hp), probe=probe)
-    if probe == "http":
-        return _probe_http(ctx, cname, key, container_port, hp, path, expect_status, deadline, evidence)
-    return _probe_tcp(ctx, cname, key, container_port, hp, deadline, evidence)
+    return _probe(ctx, cname, key, container_port, hp, probe, path, expect_status, evidence)
 
 
 def _listen_hint(ctx, cname: str, container_port: int) -> str:

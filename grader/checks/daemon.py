@@ -117,6 +117,50 @@ def _no_object(kind: str, name: str, problem: str, labels: dict):
                 hint=f"create it with its labels: {create}", problem=problem)
 
 
+def _labels_from_info(ctx, fields: dict) -> tuple[dict, dict]:
+    """label: the value the grading daemon's /info holds in the label's field now ("" where it has none), and
+    label: that field."""
+    # values of the daemon that grades, not of the one the learner worked with: only code that read
+    # them from the API gets them right, a value typed in from one's own sandbox does not
+    facts = ctx.info()
+    wanted = {}
+    for label, field in fields.items():
+        value = dig(facts, field)
+        wanted[label] = "" if value is _MISSING else str(value)
+    return wanted, dict(fields)
+
+
+def _wanted_labels(ctx, labels: dict | None, labels_from_info: dict | None) -> tuple[dict, dict]:
+    """label: value expected (None: any), those given and those read from /info together, and label: the /info
+    field of the latter."""
+    labels, read = dict(labels or {}), {}
+    if labels_from_info:
+        from_info, read = _labels_from_info(ctx, labels_from_info)
+        labels.update(from_info)
+    return labels, read
+
+
+def _wrong_values(labels: dict, have: dict) -> list[str]:
+    """The labels present with another value than expected (compared as text: a label value always is)."""
+    return [k for k, v in labels.items() if k in have and v is not None and str(have[k]) != str(v)]
+
+
+def _missing_labels(kind: str, name: str, missing: list[str], labels: dict, have: dict, evidence: dict):
+    kv = _kv(kind, {k: labels[k] if labels[k] is not None else "VALUE" for k in missing})
+    listed = ", ".join(f"{k}={v}" for k, v in sorted(have.items())) or "none"
+    return fail(f"{kind} {name} has no label {', '.join(map(repr, missing))}; its labels: {listed}",
+                reason="missing_label", hint=LABEL_HOW[kind].format(kv=kv, name=name), **evidence)
+
+
+def _wrong_labels(kind: str, name: str, wrong: list[str], labels: dict, have: dict, read: dict, evidence: dict):
+    """Labels with another value than expected; one read from /info says where its value comes from."""
+    parts = "; ".join(f"label {k} is {have[k]!r}, expected {labels[k]!r}"
+                      + (f" (what GET /info reports as {read[k]} now)" if k in read else "") for k in wrong)
+    kv = _kv(kind, {k: labels[k] for k in wrong})
+    return fail(f"{kind} {name}: {parts}", reason="wrong_value", hint=LABEL_HOW[kind].format(kv=kv, name=name),
+                **evidence)
+
+
 @check("daemon.labeled", kind=Param(str, doc="container, image, volume or network", choices=("container", "image", "volume", "network")),
        name=Param(str, doc="the object's name (or id / image reference)"),
        labels=Param(dict, default=None, doc="label: value (value null = any value)"),
@@ -126,31 +170,15 @@ def labeled(ctx, kind, name, labels=None, labels_from_info=None):
     """The object carries the expected labels."""
     if kind not in KINDS:
         raise ValueError(f"daemon.labeled: kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    labels = dict(labels or {})
-    read = {}
-    if labels_from_info:
-        # values of the daemon that grades, not of the one the learner worked with: only code that read
-        # them from the API gets them right, a value typed in from one's own sandbox does not
-        facts = ctx.info()
-        for label, field in labels_from_info.items():
-            value = dig(facts, field)
-            read[label] = field
-            labels[label] = "" if value is _MISSING else str(value)
+    labels, read = _wanted_labels(ctx, labels, labels_from_info)
     have = _labels(ctx, kind, name, labels)
     evidence = {"labels": have}
     if read:
         evidence["from_info"] = {k: f"{f} = {labels[k]}" for k, f in read.items()}
     missing = [k for k in labels if k not in have]
-    wrong = [k for k, v in labels.items() if k in have and v is not None and str(have[k]) != str(v)]
     if missing:
-        kv = _kv(kind, {k: labels[k] if labels[k] is not None else "VALUE" for k in missing})
-        listed = ", ".join(f"{k}={v}" for k, v in sorted(have.items())) or "none"
-        return fail(f"{kind} {name} has no label {', '.join(map(repr, missing))}; its labels: {listed}",
-                    reason="missing_label", hint=LABEL_HOW[kind].format(kv=kv, name=name), **evidence)
+        return _missing_labels(kind, name, missing, labels, have, evidence)
+    wrong = _wrong_values(labels, have)
     if wrong:
-        parts = "; ".join(f"label {k} is {have[k]!r}, expected {labels[k]!r}"
-                          + (f" (what GET /info reports as {read[k]} now)" if k in read else "") for k in wrong)
-        kv = _kv(kind, {k: labels[k] for k in wrong})
-        return fail(f"{kind} {name}: {parts}", reason="wrong_value", hint=LABEL_HOW[kind].format(kv=kv, name=name),
-                    **evidence)
+        return _wrong_labels(kind, name, wrong, labels, have, read, evidence)
     return ok(f"{kind} {name} has the labels " + ", ".join(f"{k}={have[k]}" for k in labels), **evidence)

@@ -246,49 +246,70 @@ def _exec_suggestion(instruction: str, command: str) -> str:
     return f"{instruction} {json.dumps(words)}"
 
 
+def _replaced_note(instrs: list, n: int) -> str:
+    """The note for an instruction a later one of its kind replaces in the same stage (it has no effect)."""
+    i = instrs[n]
+    later = next((j for j in instrs[n + 1:] if j.instruction == i.instruction or j.instruction == "FROM"), None)
+    if later is not None and later.instruction == i.instruction:
+        return f" (the {i.instruction} on line {later.line} replaces it, so it has no effect anyway)"
+    return ""
+
+
+def _exec_form_finding(i, overridden: str) -> dict | None:
+    """What is wrong with the form of one CMD/ENTRYPOINT: shell form, JSON that is not, or one string for many
+    words; None when it is a proper exec form."""
+    arr = _exec_array(i.value)
+    if arr is None:
+        return {"reason": "shell_form", "line": i.line, "text": i.content,
+                "message": f"{i.instruction} is in shell form ({i.quote()}); expected exec form like "
+                           f"`{_exec_suggestion(i.instruction, i.value)}`{overridden}"}
+    if arr == "invalid":
+        return {"reason": "invalid_json", "line": i.line, "text": i.content,
+                "message": f"{i.quote()} looks like exec form but is not valid JSON, so Docker runs it "
+                           f"as a shell command; expected a JSON array with double quotes{overridden}"}
+    if len(arr) == 1 and len(arr[0].split()) > 1:
+        return {"reason": "single_string_exec", "line": i.line, "text": i.content,
+                "message": f"{i.quote()} is an exec-form array with ONE element, so Docker will look for "
+                           f"a program literally named \"{arr[0]}\"; expected one element per word, "
+                           f"like `{i.instruction} {json.dumps(arr[0].split())}`{overridden}"}
+    return None
+
+
+EXEC_FORM_ORDER = ("single_string_exec", "invalid_json", "shell_form")  # the worst first: it is the reason
+EXEC_FORM_HINTS = {
+    "single_string_exec": "split the command into words: each word its own JSON string, "
+                          "e.g. [\"python3\", \"app.py\"], not [\"python3 app.py\"].",
+    "invalid_json": "JSON needs double quotes: CMD [\"python3\", \"app.py\"], not ['python3', 'app.py'].",
+    "shell_form": "write it as a JSON array so the program runs as PID 1 and receives signals "
+                  "(docker stop), without a /bin/sh -c wrapper.",
+}
+
+
+def _exec_form_failure(findings: list[dict]):
+    reason = min((f["reason"] for f in findings), key=EXEC_FORM_ORDER.index)
+    return fail("; ".join(f["message"] for f in findings), reason=reason,
+                hint=" ".join(EXEC_FORM_HINTS[r] for r in EXEC_FORM_ORDER if any(f["reason"] == r for f in findings)),
+                findings=findings)
+
+
+def _exec_form_passed(present: list, wanted: list[str], path: str):
+    if not present:
+        return ok(f"no {' or '.join(wanted)} in {path}: nothing to check", checked=[])
+    return ok(f"{', '.join(i.instruction for i in present)} in exec form", checked=[i.quote() for i in present])
+
+
 @check("dockerfile.exec_form", path=PATH,
        instructions=Param(list, default=["CMD", "ENTRYPOINT"], doc="instructions that must use exec form"))
 def exec_form(ctx, path="Dockerfile", instructions=("CMD", "ENTRYPOINT")):
     """CMD and ENTRYPOINT use exec (JSON array) form"""
     df = load(ctx, path)
     wanted = [x.upper() for x in instructions]
-    findings = []
-    for n, i in enumerate(df.instrs):
-        if i.instruction not in wanted:
-            continue
-        arr = _exec_array(i.value)
-        later = next((j for j in df.instrs[n + 1:] if j.instruction == i.instruction or j.instruction == "FROM"), None)
-        overridden = (f" (the {i.instruction} on line {later.line} replaces it, so it has no effect anyway)"
-                      if later is not None and later.instruction == i.instruction else "")
-        if arr is None:
-            findings.append({"reason": "shell_form", "line": i.line, "text": i.content,
-                             "message": f"{i.instruction} is in shell form ({i.quote()}); expected exec form like "
-                                        f"`{_exec_suggestion(i.instruction, i.value)}`{overridden}"})
-        elif arr == "invalid":
-            findings.append({"reason": "invalid_json", "line": i.line, "text": i.content,
-                             "message": f"{i.quote()} looks like exec form but is not valid JSON, so Docker runs it "
-                                        f"as a shell command; expected a JSON array with double quotes{overridden}"})
-        elif len(arr) == 1 and len(arr[0].split()) > 1:
-            findings.append({"reason": "single_string_exec", "line": i.line, "text": i.content,
-                             "message": f"{i.quote()} is an exec-form array with ONE element, so Docker will look for "
-                                        f"a program literally named \"{arr[0]}\"; expected one element per word, "
-                                        f"like `{i.instruction} {json.dumps(arr[0].split())}`{overridden}"})
-    present = [i for i in df.instrs if i.instruction in wanted]
-    if not findings:
-        if not present:
-            return ok(f"no {' or '.join(wanted)} in {path}: nothing to check", checked=[])
-        return ok(f"{', '.join(i.instruction for i in present)} in exec form", checked=[i.quote() for i in present])
-    order = ("single_string_exec", "invalid_json", "shell_form")
-    reason = min((f["reason"] for f in findings), key=order.index)
-    hints = {
-        "single_string_exec": "split the command into words: each word its own JSON string, "
-                              "e.g. [\"python3\", \"app.py\"], not [\"python3 app.py\"].",
-        "invalid_json": "JSON needs double quotes: CMD [\"python3\", \"app.py\"], not ['python3', 'app.py'].",
-        "shell_form": "write it as a JSON array so the program runs as PID 1 and receives signals "
-                      "(docker stop), without a /bin/sh -c wrapper.",
-    }
-    return fail("; ".join(f["message"] for f in findings), reason=reason,
-                hint=" ".join(hints[r] for r in order if any(f["reason"] == r for f in findings)), findings=findings)
+    found = (_exec_form_finding(i, _replaced_note(df.instrs, n)) for n, i in enumerate(df.instrs)
+             if i.instruction in wanted)
+    findings = [f for f in found if f is not None]
+    if findings:
+        return _exec_form_failure(findings)
+    return _exec_form_passed([i for i in df.instrs if i.instruction in wanted], wanted, path)
 
 
 def _user_part(user: str) -> str:
@@ -500,32 +521,53 @@ SHELL_HINTS = {
 }
 
 
+def _is_bash_like(shell) -> bool:
+    """Whether a SHELL instruction switches RUN to a shell that has `source` (bash, zsh, ksh)."""
+    arr = _exec_array(shell.value)
+    return isinstance(arr, list) and bool(arr) and os.path.basename(arr[0]) in ("bash", "zsh", "ksh")
+
+
+def _pitfall(i, words: list[str], useful_after: bool, bash: bool) -> tuple | None:
+    """(reason, instruction, message) when one simple command of a RUN is a pitfall: `source` in sh, or an
+    `export`/`cd` that nothing after it in the same RUN uses."""
+    if words[0] == "source" and not bash:
+        return ("run_source", i, f"line {i.line}: `{i.content}` uses `source`, which /bin/sh "
+                                 f"(dash on Debian images) does not have (\"source: not found\")")
+    if words[0] == "export" and not useful_after:
+        return ("run_export", i, f"line {i.line}: `{i.content}` exports a variable that is "
+                                 f"gone when this RUN ends; later steps do not see it")
+    if words[0] == "cd" and not useful_after:
+        return ("run_cd", i, f"line {i.line}: `{i.content}` changes directory only for this "
+                             f"RUN; the next step starts in the WORKDIR again")
+    return None
+
+
+def _run_pitfalls(i, bash: bool) -> list[tuple]:
+    """The pitfalls of one shell-form RUN, command by command."""
+    cmds = _commands(i.value)
+    found = []
+    for n, words in enumerate(cmds):
+        useful_after = any(w[0] not in ("export", "cd", "source", ".") for w in cmds[n + 1:])
+        found.append(_pitfall(i, words, useful_after, bash))
+    return [f for f in found if f is not None]
+
+
+def _stage_pitfalls(stage) -> list[tuple]:
+    """The pitfalls of a stage's shell-form RUNs, each judged by the SHELL in force where it stands."""
+    bash, found = False, []
+    for i in stage.instrs:
+        if i.instruction == "SHELL":
+            bash = _is_bash_like(i)
+        if i.instruction == "RUN" and _exec_array(i.value) is None:
+            found += _run_pitfalls(i, bash)
+    return found
+
+
 @check("dockerfile.shell_pitfalls", path=PATH)
 def shell_pitfalls(ctx, path="Dockerfile"):
     """RUN steps avoid `source`, and `export`/`cd` that do not persist"""
     df = load(ctx, path)
-    findings = []
-    for stage in df.stages:
-        bash = False
-        for i in stage.instrs:
-            if i.instruction == "SHELL":
-                arr = _exec_array(i.value)
-                bash = isinstance(arr, list) and bool(arr) and os.path.basename(arr[0]) in ("bash", "zsh", "ksh")
-            if i.instruction != "RUN" or _exec_array(i.value) is not None:
-                continue
-            cmds = _commands(i.value)
-            for n, words in enumerate(cmds):
-                rest = [w[0] for w in cmds[n + 1:]]
-                useful_after = any(w not in ("export", "cd", "source", ".") for w in rest)
-                if words[0] == "source" and not bash:
-                    findings.append(("run_source", i, f"line {i.line}: `{i.content}` uses `source`, which /bin/sh "
-                                                      f"(dash on Debian images) does not have (\"source: not found\")"))
-                elif words[0] == "export" and not useful_after:
-                    findings.append(("run_export", i, f"line {i.line}: `{i.content}` exports a variable that is "
-                                                      f"gone when this RUN ends; later steps do not see it"))
-                elif words[0] == "cd" and not useful_after:
-                    findings.append(("run_cd", i, f"line {i.line}: `{i.content}` changes directory only for this "
-                                                  f"RUN; the next step starts in the WORKDIR again"))
+    findings = [f for stage in df.stages for f in _stage_pitfalls(stage)]
     if not findings:
         return ok(f"no shell pitfalls in {len(df.get('RUN'))} RUN instruction(s)")
     reasons = list(dict.fromkeys(f[0] for f in findings))

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import datetime
 import http.client
-import io
 import ipaddress
 import re
-import socket
 import time
 
 from dockyard.errors import DockyardError
 
 from .base import Failed, Param, check, fail, ok
+from .httpget import Budget, OutOfTime, get_once
 from .container import _log_tail, _state_text
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -30,7 +29,6 @@ WAIT = 30.0  # seconds a check waits for a health status still "starting", or a 
 STABLE = 5.0  # seconds a container must have run since its last start to count as up (not crash-looping)
 SETTLE = 20.0  # seconds a check waits for a container that restarts (or just started) to stay up
 HTTP_BUDGET = 10.0  # seconds compose.serves has for its HTTP answers, all requests and reads together
-READ_LIMIT = 64 * 1024  # bytes of an HTTP answer read at most (status line, headers, the body's start)
 
 
 # --- the running application -------------------------------------------------------------
@@ -198,87 +196,17 @@ def _ports(ins: dict, container_port: int) -> list[tuple[str, str]]:
     return [(c.get("HostIp") or "", r.get("HostPort") or "") for c, r in zip(config, running)]
 
 
-class _Budget:
-    """One check's time for its HTTP answers, shared by every request it makes (a slow peer spends it once)."""
-
-    def __init__(self, seconds: float, ends: float | None = None):
-        self.seconds = seconds
-        self.ends = time.monotonic() + seconds if ends is None else ends
-
-    def left(self) -> float:
-        return max(0.0, self.ends - time.monotonic())
-
-    def share(self, seconds: float) -> _Budget:
-        """At most ``seconds`` of this budget, for one step of the check (the rest stays for the next)."""
-        return _Budget(seconds, min(self.ends, time.monotonic() + seconds))
-
-
-class _OutOfTime(OSError):
-    pass
-
-
-class _BoundedReader(io.RawIOBase):
-    """The socket's bytes for http.client, at most ``limit`` of them and none after the budget ends.
-
-    A socket timeout bounds one read only: a peer that sends a byte a second keeps every read short and the
-    answer endless. Here each read waits at most min(3 s, the time left), and the time left is the whole check's."""
-
-    def __init__(self, sock: socket.socket, budget: _Budget, limit: int):
-        self.sock, self.budget, self.left_bytes = sock, budget, limit
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        left = self.budget.left()
-        if left <= 0:
-            raise _OutOfTime(f"no full answer within {self.budget.seconds:g} s")
-        if self.left_bytes <= 0:
-            raise _OutOfTime(f"an answer longer than {READ_LIMIT // 1024} KiB")
-        wait = min(3.0, left)
-        self.sock.settimeout(wait)
-        try:
-            n = self.sock.recv_into(memoryview(buf)[:self.left_bytes])
-        except socket.timeout:
-            if wait < 3.0:  # the budget's end, not 3 s of silence (which is worth asking again)
-                raise _OutOfTime(f"no full answer within {self.budget.seconds:g} s") from None
-            raise
-        self.left_bytes -= n
-        return n
-
-
-class _Socket:
-    """What http.client.HTTPResponse needs of a socket: ``makefile``, here over a :class:`_BoundedReader`."""
-
-    def __init__(self, sock: socket.socket, budget: _Budget):
-        self.reader = io.BufferedReader(_BoundedReader(sock, budget, READ_LIMIT))
-
-    def makefile(self, mode: str):
-        return self.reader
-
-
-def _get_once(port: int, path: str, budget: _Budget) -> tuple[int, str]:
-    """One GET of ``path`` on 127.0.0.1:``port``: (status, the first 500 bytes of the body), bounded by ``budget``."""
-    if re.search(r"[\x00-\x20\x7f]", path):  # as http.client refuses it: no header can ride in on the path
-        raise http.client.InvalidURL(f"URL can't contain control characters. {path!r}")
-    with socket.create_connection(("127.0.0.1", port), timeout=max(0.01, min(3.0, budget.left()))) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept-Encoding: identity\r\n"
-                     "Connection: close\r\n\r\n".encode("latin-1"))
-        resp = http.client.HTTPResponse(_Socket(sock, budget), method="GET")
-        resp.begin()
-        return resp.status, resp.read(500).decode(errors="replace").strip()
-
-
-def _get(port: int, path: str, budget: _Budget) -> tuple[int | None, str]:
+def _get(port: int, path: str, budget: Budget) -> tuple[int | None, str]:
     """GET until a 200 or the end of ``budget`` (503 while the database restarts): the last answer."""
     last = None, "no answer"
     while True:
         try:
-            answer = _get_once(port, path, budget)
+            status, body = get_once(port, path, budget, 500)
+            answer = status, body.decode(errors="replace").strip()
             if answer[0] == 200:
                 return answer
             last = answer  # 503 while the database (re)starts: ask again until the budget ends
-        except _OutOfTime as exc:
+        except OutOfTime as exc:
             return None, str(exc)
         except (OSError, http.client.HTTPException) as exc:
             last = None, f"{type(exc).__name__}: {exc}"
@@ -315,7 +243,7 @@ def serves(ctx, project, service, container_port, path="/", body_contains=""):
     """The service answers HTTP through its port published on 127.0.0.1"""
     ins, port = _published(ctx, project, service, container_port)
     name, url = _name(ins), f"http://127.0.0.1:{port}{path}"
-    status, body = _get(port, path, _Budget(HTTP_BUDGET))
+    status, body = _get(port, path, Budget(HTTP_BUDGET))
     if status != 200 or body_contains not in body:
         return fail(f"GET {url} answered {status or 'nothing'}: {body[:200]!r}; expected 200"
                     + (f" with {body_contains!r}" if body_contains else ""), reason="bad_answer", container=name,
@@ -388,9 +316,9 @@ def survives_restart(ctx, project, service, db, container_port, path="/", count=
     url = f"http://127.0.0.1:{port}{path}"
     # the whole check's time from here: a GET before the restart (at most HTTP_BUDGET), the database's restart and
     # the app's settling (WAIT, SETTLE), and a GET after it, which gets whatever is left, HTTP_BUDGET or more
-    budget = _Budget(2 * HTTP_BUDGET + WAIT + SETTLE)
+    budget = Budget(2 * HTTP_BUDGET + WAIT + SETTLE)
 
-    def visits(within: _Budget) -> tuple[int | None, str]:
+    def visits(within: Budget) -> tuple[int | None, str]:
         status, body = _get(port, path, within)
         m = re.search(count, body) if status == 200 else None
         return (int(m.group(1)) if m else None), body

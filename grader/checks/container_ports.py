@@ -6,6 +6,7 @@ import http.client
 import socket
 import time
 
+from .httpget import Budget, OutOfTime, get_once
 from .base import Failed, Param, check, fail, ok
 from .container import NAME, PROBE_BUDGET, _cname, _inspect, _log_tail, _not_running
 
@@ -52,18 +53,18 @@ def _tcp_probe(port: int, deadline: float) -> tuple[bool, str]:
 
 
 def _http_probe(port: int, path: str, deadline: float) -> tuple[int | None, str]:
-    last = "no answer"
+    """GET ``path`` on 127.0.0.1:``port`` until an answer or the deadline: (status, the body's start) or (None, the
+    last error). The whole of it is bounded (:mod:`.httpget`): a server that trickles cannot hold the grader."""
+    budget, last = Budget(max(0.5, deadline - time.monotonic())), "no answer"
     while True:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=max(0.5, min(2.0, deadline - time.monotonic())))
         try:
-            conn.request("GET", path, headers={"Connection": "close"})
-            resp = conn.getresponse()
-            return resp.status, resp.read(300).decode(errors="replace")
+            status, body = get_once(port, path, budget, 300)
+            return status, body.decode(errors="replace")
+        except OutOfTime as exc:
+            return None, str(exc)
         except (OSError, http.client.HTTPException) as exc:
             last = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-        finally:
-            conn.close()
-        if time.monotonic() + 0.25 >= deadline:
+        if budget.left() <= 0.25:
             return None, last
         time.sleep(0.25)
 

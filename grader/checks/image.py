@@ -11,13 +11,12 @@ from __future__ import annotations
 import http.client
 import shlex
 import time
-import urllib.error
-import urllib.request
 
 from dockyard.config import human_size
 from dockyard.errors import DockerAPIError, ImageNotFound
 
 from .base import Failed, Param, check, fail, ok
+from .httpget import Budget, OutOfTime, get_once
 
 IMAGE = Param(str, doc="a tag built by build.succeeds in this run, or any local image")
 ROOT_USERS = ("", "root", "0")
@@ -336,20 +335,9 @@ def command(ctx, image, command, exit_code=0, stdout_contains=None, user=None, t
 
 # --- serving HTTP ----------------------------------------------------------------------------------
 
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
-
-
 def _host_port(info: dict, port: int) -> str | None:
     bindings = ((info.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp") or []
     return next((b.get("HostPort") for b in bindings if b.get("HostPort")), None)
-
-
-def _get(url: str, timeout: float) -> tuple[int, str]:
-    try:
-        with _DIRECT.open(url, timeout=timeout) as resp:
-            return resp.status, resp.read(65536).decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, (exc.read(65536) or b"").decode(errors="replace")
 
 
 @check("image.serves", image=IMAGE, port=Param(int, doc="the port the app listens on inside the container"),
@@ -367,7 +355,8 @@ def serves(ctx, image, port, path="/", expect_status=200, body_contains=None, ti
         return fail(f"the container did not start: {str(exc).splitlines()[0][:300]}; expected it to serve on {port}",
                     reason="start_failed", hint="the ENTRYPOINT/CMD names a program the image does not have, or "
                                                 "is one string where exec form needs one word per element")
-    cid, url, last_error = info["Id"], None, None
+    cid, last_error = info["Id"], None
+    budget = Budget(timeout)  # every GET's share of the check's time: a server that trickles cannot hold it
     while True:
         info = ctx.container(cid)
         state = info.get("State") or {}
@@ -379,10 +368,12 @@ def serves(ctx, image, port, path="/", expect_status=200, body_contains=None, ti
                         hint="the logs show why the app stopped; `docker run --rm IMAGE` shows the same")
         host_port = _host_port(info, port)
         if host_port:
-            url = f"http://127.0.0.1:{host_port}{path if path.startswith('/') else '/' + path}"
             try:
-                status, body = _get(url, timeout=min(3.0, max(0.5, deadline - time.monotonic())))
+                status, raw = get_once(int(host_port), path if path.startswith("/") else "/" + path, budget, 65536)
+                body = raw.decode(errors="replace")
                 break
+            except OutOfTime as exc:
+                last_error = str(exc)
             except (OSError, http.client.HTTPException) as exc:  # refused/reset while the app starts up
                 last_error = f"{exc.__class__.__name__}: {exc}"
         if time.monotonic() > deadline:

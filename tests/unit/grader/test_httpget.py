@@ -1,4 +1,5 @@
-"""compose.serves' and compose.survives_restart's GETs against a peer that answers too slowly or too much.
+"""The checks' GETs (grader.checks.httpget: compose.serves, compose.survives_restart, container.port, image.serves)
+against a peer that answers too slowly, too much, or elsewhere.
 
 A socket timeout bounds one read only: a server that sends a byte every fraction of a second keeps each read
 short and its answer endless. The checks have one time budget for all their GETs and read at most 64 KiB; these
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from grader.checks import compose
+from grader.checks import compose, httpget
 
 from .fakes import run_check
 from .test_compose_checks import P, ctx_of, published
@@ -70,13 +71,13 @@ def huge_headers(conn, stop):
 
 def test_a_trickling_peer_gets_no_more_than_the_budget():
     with peer(trickle) as port:
-        status, text = compose._get(port, "/", compose._Budget(1.0))
+        status, text = compose._get(port, "/", httpget.Budget(1.0))
     assert (status, text) == (None, "no full answer within 1 s")
 
 
 def test_an_answer_longer_than_64_kib_is_not_read_to_its_end():
     with peer(huge_headers) as port:
-        status, text = compose._get(port, "/", compose._Budget(30.0))
+        status, text = compose._get(port, "/", httpget.Budget(30.0))
     assert (status, text) == (None, "an answer longer than 64 KiB")
 
 
@@ -98,10 +99,10 @@ def test_survives_restart_stops_at_its_budget_before_restarting_anything(monkeyp
 
 
 def test_one_budget_is_shared_by_every_get_of_a_check():
-    budget = compose._Budget(10.0)
+    budget = httpget.Budget(10.0)
     first = budget.share(1.0)
     assert first.seconds == 1.0 and first.ends <= budget.ends and first.left() <= 1.0
-    assert compose._Budget(5.0, ends=time.monotonic() - 1).left() == 0.0
+    assert httpget.Budget(5.0, ends=time.monotonic() - 1).left() == 0.0
 
 
 @pytest.mark.parametrize("answer", [b"HTTP/1.0 200 OK\r\n\r\nVisits: 3\n",
@@ -113,9 +114,30 @@ def test_an_honest_answer_is_read_as_before(answer):
         conn.sendall(answer)
 
     with peer(send) as port:
-        assert compose._get(port, "/", compose._Budget(10.0)) == (200, "Visits: 3")
+        assert compose._get(port, "/", httpget.Budget(10.0)) == (200, "Visits: 3")
 
 
 def test_a_path_with_control_characters_is_not_sent():
-    status, text = compose._get(1, "/x\r\nX-Injected: 1", compose._Budget(0.1))
+    status, text = compose._get(1, "/x\r\nX-Injected: 1", httpget.Budget(0.1))
     assert status is None and text.startswith("InvalidURL: URL can't contain control characters")
+
+
+def test_the_port_checks_probe_stops_at_its_deadline_on_a_trickling_peer():
+    from grader.checks import container_ports
+
+    with peer(trickle) as port:
+        status, text = container_ports._http_probe(port, "/", time.monotonic() + 1.0)
+    assert status is None and text.startswith("no full answer within")
+
+
+def test_a_redirect_is_an_answer_not_a_request_elsewhere():
+    """A learner's server that answers 302 to another address gets its 302 quoted: nothing is sent there."""
+    asked = []
+
+    def redirect(conn, stop):
+        asked.append(conn.recv(4096).split(b"\r\n")[0])
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://192.0.2.1/\r\nContent-Length: 0\r\n\r\n")
+
+    with peer(redirect) as port:
+        status, body = httpget.get_once(port, "/", httpget.Budget(5.0), 300)
+    assert (status, body) == (302, b"") and asked == [b"GET / HTTP/1.1"]

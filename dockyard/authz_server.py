@@ -10,7 +10,7 @@ dockerd refuses every request (fail closed): ``dockyard status`` says so and
 ``dockyard up`` restarts it.
 
 It is started as a file, not ``-m dockyard...``, so it imports only the standard library
-and authz.py (not docker-py or yaml): about 10 MB and 40 ms to start. The policy file
+and the authz package (not docker-py or yaml): about 10 MB and 40 ms to start. The policy file
 is re-read when it changes (one stat per request), so ``dockyard up --workspace DIR``
 takes effect without a restart. Logged: one line per refusal (method, path without the
 query, what was refused), never a request body or header.

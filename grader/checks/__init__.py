@@ -2,4 +2,5 @@
 
 FAMILIES = ("dockerfile", "lint", "dockerignore", "build", "image", "image_leaks", "container", "container_limits",
             "container_ports", "container_security", "provenance", "registry", "daemon", "network", "compose",
-            "compose_file")
+            "compose_file",
+            "dockerfile_instructions", "container_namespaces", "container_mounts", "container_exec")

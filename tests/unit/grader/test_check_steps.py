@@ -4,30 +4,32 @@ test_container_checks.py)."""
 from __future__ import annotations
 
 from grader.checks import container as c
+from grader.checks import container_mounts as mnt
+from grader.checks import container_namespaces as ns
 
 
 # --- container.namespace ------------------------------------------------------------------------
 def test_the_observed_namespace_comes_from_the_kernels_links_when_readable():
     peers = [("db", "net:[2]")]
-    assert c._ns_observed("private", "net:[1]", "net:[1]", peers) == ("host", "net:[1]", None)
-    assert c._ns_observed("private", "net:[2]", "net:[1]", peers) == ("shared", "net:[2]", "db")
-    assert c._ns_observed("shared", "net:[3]", "net:[1]", peers) == ("private", "net:[3]", None)
+    assert ns._ns_observed("private", "net:[1]", "net:[1]", peers) == ("host", "net:[1]", None)
+    assert ns._ns_observed("private", "net:[2]", "net:[1]", peers) == ("shared", "net:[2]", "db")
+    assert ns._ns_observed("shared", "net:[3]", "net:[1]", peers) == ("private", "net:[3]", None)
 
 
 def test_without_the_links_the_configuration_is_trusted():
-    assert c._ns_observed("shared", None, None, [("db", None)]) == ("shared", "unknown", "db")
-    assert c._ns_observed("host", None, None, []) == ("host", "unknown", None)
+    assert ns._ns_observed("shared", None, None, [("db", None)]) == ("shared", "unknown", "db")
+    assert ns._ns_observed("host", None, None, []) == ("host", "unknown", None)
 
 
 def test_the_hint_depends_on_what_was_asked_and_what_went_wrong():
-    want, hint = c._ns_wanted("net", "shared", "web", "private", "", None, "db")
+    want, hint = ns._ns_wanted("net", "shared", "web", "private", "", None, "db")
     assert want == "shared with db" and "--network container:db" in hint
-    want, hint = c._ns_wanted("pid", "host", "web", "private", "", "pid:[1]", "x")
+    want, hint = ns._ns_wanted("pid", "host", "web", "private", "", "pid:[1]", "x")
     assert want == "host (pid:[1])" and "--pid host" in hint
-    assert "--cgroupns private" in c._ns_wanted("cgroup", "private", "web", "host", "host", None, "x")[1]
-    assert "--userns-remap" in c._ns_wanted("user", "private", "web", "host", "host", None, "x")[1]
-    assert "remove --ipc host" in c._ns_wanted("ipc", "private", "web", "host", "host", None, "x")[1]
-    assert "but the kernel shows another one" in c._ns_wanted("uts", "private", "web", "private", "", None, "x")[1]
+    assert "--cgroupns private" in ns._ns_wanted("cgroup", "private", "web", "host", "host", None, "x")[1]
+    assert "--userns-remap" in ns._ns_wanted("user", "private", "web", "host", "host", None, "x")[1]
+    assert "remove --ipc host" in ns._ns_wanted("ipc", "private", "web", "host", "host", None, "x")[1]
+    assert "but the kernel shows another one" in ns._ns_wanted("uts", "private", "web", "private", "", None, "x")[1]
 
 
 # --- container.limits ----------------------------------------------------------------------------
@@ -151,14 +153,14 @@ def test_settings_tasks_and_the_submission_base_each_report_their_own_problems(t
 def test_tmpfs_mounts_are_counted_though_inspect_lists_them_apart():
     ins = {"Mounts": [{"Type": "volume", "Destination": "/data", "Name": "notes"}],
            "HostConfig": {"Tmpfs": {"/tmp": "rw,size=64m", "/cache": "ro"}}}
-    got = {m["Destination"]: (m["Type"], m.get("RW")) for m in c._mounts(ins)}
+    got = {m["Destination"]: (m["Type"], m.get("RW")) for m in mnt._mounts(ins)}
     assert got == {"/data": ("volume", None), "/tmp": ("tmpfs", True), "/cache": ("tmpfs", False)}
 
 
 def test_the_flag_asked_for_is_what_the_hints_show():
-    assert c._mount_flag("volume", "/data", "notes", None, True) == "-v notes:/data:ro"
-    assert c._mount_flag("tmpfs", "/tmp", None, None, True) == "--tmpfs /tmp"
-    assert c._mount_flag(None, "/x", None, None, None) == "-v SOURCE:/x"
+    assert mnt._mount_flag("volume", "/data", "notes", None, True) == "-v notes:/data:ro"
+    assert mnt._mount_flag("tmpfs", "/tmp", None, None, True) == "--tmpfs /tmp"
+    assert mnt._mount_flag(None, "/x", None, None, None) == "-v SOURCE:/x"
 
 
 def test_a_mount_problem_names_type_source_and_mode_in_that_order(tmp_path):
@@ -168,13 +170,13 @@ def test_a_mount_problem_names_type_source_and_mode_in_that_order(tmp_path):
 
     (tmp_path / "config").mkdir()
     bind = {"Type": "bind", "Source": str(tmp_path / "config"), "RW": True}
-    assert c._mount_problem(Ctx(), bind, "volume", "notes", None, None, "-v notes:/c")[0] == "wrong_type"
-    assert c._mount_problem(Ctx(), bind, "bind", None, "./config", None, "-v ./config:/c") is None
-    assert c._mount_problem(Ctx(), bind, "bind", None, "other", None, "-v other:/c")[0] == "wrong_source"
-    assert c._mount_problem(Ctx(), bind, "bind", None, "config", True, "-v config:/c:ro")[0] == "writable"
+    assert mnt._mount_problem(Ctx(), bind, "volume", "notes", None, None, "-v notes:/c")[0] == "wrong_type"
+    assert mnt._mount_problem(Ctx(), bind, "bind", None, "./config", None, "-v ./config:/c") is None
+    assert mnt._mount_problem(Ctx(), bind, "bind", None, "other", None, "-v other:/c")[0] == "wrong_source"
+    assert mnt._mount_problem(Ctx(), bind, "bind", None, "config", True, "-v config:/c:ro")[0] == "writable"
     vol = {"Type": "volume", "Name": "a" * 64, "RW": False}
-    assert c._mount_problem(Ctx(), vol, "volume", "notes", None, None, "-v notes:/d")[0] == "wrong_source"
-    assert c._mount_problem(Ctx(), {**vol, "Name": "notes"}, "volume", "notes", None, False, "")[0] == "read_only"
+    assert mnt._mount_problem(Ctx(), vol, "volume", "notes", None, None, "-v notes:/d")[0] == "wrong_source"
+    assert mnt._mount_problem(Ctx(), {**vol, "Name": "notes"}, "volume", "notes", None, False, "")[0] == "read_only"
 
 
 # --- a container just started: settled before "running" counts ------------------------------------
@@ -325,49 +327,50 @@ def _instrs(*lines):
 
 
 def test_a_cmd_replaced_later_in_its_stage_is_noted_but_not_one_in_another_stage():
-    from grader.checks import dockerfile as D
+    from grader.checks import dockerfile_instructions as DI
 
     instrs = _instrs("FROM a", "CMD x", "CMD y", "FROM b", "CMD z")
-    assert D._replaced_note(instrs, 1) == " (the CMD on line 3 replaces it, so it has no effect anyway)"
-    assert D._replaced_note(instrs, 2) == "" and D._replaced_note(instrs, 4) == ""
+    assert DI._replaced_note(instrs, 1) == " (the CMD on line 3 replaces it, so it has no effect anyway)"
+    assert DI._replaced_note(instrs, 2) == "" and DI._replaced_note(instrs, 4) == ""
 
 
 def test_each_wrong_exec_form_has_its_finding_and_the_worst_is_the_reason():
-    from grader.checks import dockerfile as D
+    from grader.checks import dockerfile_instructions as DI
 
     shell, bad_json, one, good = _instrs('CMD python3 app.py', "CMD ['a', 'b']", 'CMD ["python3 app.py"]',
                                          'CMD ["python3", "app.py"]')
-    assert D._exec_form_finding(shell, "")["reason"] == "shell_form"
-    assert 'CMD ["python3", "app.py"]' in D._exec_form_finding(shell, "")["message"]
-    assert D._exec_form_finding(bad_json, " (note)")["message"].endswith("double quotes (note)")
-    assert D._exec_form_finding(one, "")["reason"] == "single_string_exec"
-    assert D._exec_form_finding(good, "") is None
-    o = D._exec_form_failure([D._exec_form_finding(shell, ""), D._exec_form_finding(one, "")])
+    assert DI._exec_form_finding(shell, "")["reason"] == "shell_form"
+    assert 'CMD ["python3", "app.py"]' in DI._exec_form_finding(shell, "")["message"]
+    assert DI._exec_form_finding(bad_json, " (note)")["message"].endswith("double quotes (note)")
+    assert DI._exec_form_finding(one, "")["reason"] == "single_string_exec"
+    assert DI._exec_form_finding(good, "") is None
+    o = DI._exec_form_failure([DI._exec_form_finding(shell, ""), DI._exec_form_finding(one, "")])
     assert o.reason == "single_string_exec" and o.hint.index("split the command") < o.hint.index("JSON array")
-    assert D._exec_form_passed([], ["CMD"], "Dockerfile").message == "no CMD in Dockerfile: nothing to check"
+    assert DI._exec_form_passed([], ["CMD"], "Dockerfile").message == "no CMD in Dockerfile: nothing to check"
 
 
 def test_a_pitfall_is_a_source_in_sh_or_an_export_or_cd_nothing_after_uses():
-    from grader.checks import dockerfile as D
+    from grader.checks import dockerfile_instructions as DI
 
     (run,) = _instrs("RUN x")
-    assert D._pitfall(run, ["source", "env"], False, bash=False)[0] == "run_source"
-    assert D._pitfall(run, ["source", "env"], False, bash=True) is None
-    assert D._pitfall(run, ["export", "A=1"], False, False)[0] == "run_export"
-    assert D._pitfall(run, ["cd", "/app"], True, False) is None
+    assert DI._pitfall(run, ["source", "env"], False, bash=False)[0] == "run_source"
+    assert DI._pitfall(run, ["source", "env"], False, bash=True) is None
+    assert DI._pitfall(run, ["export", "A=1"], False, False)[0] == "run_export"
+    assert DI._pitfall(run, ["cd", "/app"], True, False) is None
     (cd_then,) = _instrs("RUN cd /app && make")
     (cd_only,) = _instrs("RUN export A=1 && cd /app")
-    assert D._run_pitfalls(cd_then, False) == []
-    assert [f[0] for f in D._run_pitfalls(cd_only, False)] == ["run_export", "run_cd"]
+    assert DI._run_pitfalls(cd_then, False) == []
+    assert [f[0] for f in DI._run_pitfalls(cd_only, False)] == ["run_export", "run_cd"]
 
 
 def test_the_shell_in_force_is_the_last_shell_instruction_before_the_run():
     from grader.checks import dockerfile as D
+    from grader.checks import dockerfile_instructions as DI
 
     stage = D.Stage(0, "debian", None, _instrs("RUN source a", 'SHELL ["/bin/bash", "-c"]', "RUN source b",
                                                'SHELL ["/bin/sh", "-c"]', 'RUN ["source", "c"]'))
-    assert [(r, i.line) for r, i, _ in D._stage_pitfalls(stage)] == [("run_source", 1)]
-    assert D._is_bash_like(stage.instrs[1]) and not D._is_bash_like(stage.instrs[3])
+    assert [(r, i.line) for r, i, _ in DI._stage_pitfalls(stage)] == [("run_source", 1)]
+    assert DI._is_bash_like(stage.instrs[1]) and not DI._is_bash_like(stage.instrs[3])
 
 
 # --- daemon.labeled ------------------------------------------------------------------------------

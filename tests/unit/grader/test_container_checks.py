@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from grader.checks import base
-from grader.checks import container, container_limits, container_ports
+from grader.checks import container, container_exec, container_limits, container_namespaces, container_ports
 from grader.checks import container_limits as C
 
 
 def patch_all(monkeypatch, attr, value):
-    """The container family spans three modules; patch a setting wherever it is used."""
-    for mod in (container, container_limits, container_ports):
+    """The container family spans several modules; patch a setting wherever it is used."""
+    for mod in (container, container_limits, container_namespaces, container_ports):
         if hasattr(mod, attr):
             monkeypatch.setattr(mod, attr, value)
 
@@ -689,7 +689,7 @@ def test_exec_expand_compares_with_the_containers_own_environment(data):
         assert o.evidence["expected"] == f"ready in production mode on {host}"
         if how != "expanded":
             assert o.reason == "not_expanded" and "expanded in web" in o.message and "single quotes" in o.hint
-    assert container.container_env({"Config": {"Hostname": "h", "Env": ["HOSTNAME=set"]}})["HOSTNAME"] == "set"
+    assert container_exec.container_env({"Config": {"Hostname": "h", "Env": ["HOSTNAME=set"]}})["HOSTNAME"] == "set"
 
 
 @pytest.mark.parametrize("vault_ns,agent_ns,passed,reason", [

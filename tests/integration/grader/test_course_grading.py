@@ -119,7 +119,10 @@ def test_ctrl_c_loses_no_finished_grade_and_a_rerun_grades_only_the_rest(tmp_pat
     env = {**os.environ, "DOCKYARD_LABS": str(FIXTURES), "PYTHONUNBUFFERED": "1"}
     cmd = [str(Path(sys.executable).parent / "dockyard"), "grade", "90-fixture", "--course", str(course.root),
            "--jobs", "1"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Ctrl-C as a terminal sends it: SIGINT at its default, whatever this test runs under (a job started in the
+    # background of a shell ignores SIGINT, and Python then never turns it into KeyboardInterrupt)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 180
         statuses = course.root / "grading" / "90-fixture"

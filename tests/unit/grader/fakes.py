@@ -91,22 +91,18 @@ class FakeContext:
     def text(self, rel: str, cap: int = READ_CAP) -> str:
         return self.read(rel, cap).decode(errors="replace")
 
-    # the daemon-wide answers come from the test's recorded client (ctx.client = ...), as the real ones do
+    # the daemon-wide answers come from the test's recorded client (ctx.client = ...), read by the real inspector
     def network(self, name: str) -> dict:
-        with docker_errors(f"inspecting network {name}"):
-            return self.client.api.inspect_network(name)
+        return Inspector(self.client).network(name)
 
     def volume(self, name: str) -> dict:
-        with docker_errors(f"inspecting volume {name}"):
-            return self.client.api.inspect_volume(name)
+        return Inspector(self.client).volume(name)
 
     def info(self) -> dict:
-        with docker_errors("reading docker info"):
-            return self.client.api.info()
+        return Inspector(self.client).info()
 
     def version(self) -> dict:
-        with docker_errors("reading docker version"):
-            return self.client.api.version()
+        return Inspector(self.client).version()
 
     def restart(self, container: str, timeout: int = 5) -> None:
         self._record("restart", container, timeout=timeout)
